@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
@@ -369,7 +370,10 @@ def _make_solver(options: SolverOptions, time_limit: float | None, start: dict |
         cls = getattr(pulp, "PULP_CBC_CMD", None) or getattr(pulp, "COIN_CMD", None)
         solver = None
         if cls is not None:
-            solver = cls(msg=options.msg, timeLimit=time_limit, gapRel=options.mip_gap, threads=options.threads)
+            with warnings.catch_warnings():  # PuLP 3.3 deprecates the bundled CBC (gone in PuLP 4)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                solver = cls(msg=options.msg, timeLimit=time_limit, gapRel=options.mip_gap,
+                             threads=options.threads)
         if solver is None or not solver.available():
             raise RuntimeError(
                 "solver 'cbc' is not available in this PuLP installation (PuLP 4 no longer bundles CBC: "
@@ -935,20 +939,26 @@ class SchoolPlanModel:
             if deadline is not None:
                 tl = max(1.0, deadline - time.perf_counter())
             prob.setObjective(pulp.LpAffineExpression(expr))
-            solver = _make_solver(options, tl, start)
             t0 = time.perf_counter()
-            prob.solve(solver)
+            for attempt_start in (start, None) if start else (None,):
+                prob.solve(_make_solver(options, tl, attempt_start))
+                status, sol_status = int(prob.status), int(prob.sol_status)
+                has, optimal = classify_status(status, sol_status)
+                obj = pulp.value(prob.objective) if has else None
+                obj = float(obj) if obj is not None else (0.0 if has else None)
+                bound = None
+                if has and options.solver.lower() == "highs":
+                    bound = _highs_bound(prob, obj, optimal, bool(len(self.options)))
+                elif has and optimal:
+                    bound = obj
+                gap = relative_gap(obj, bound)
+                # HiGHS (1.16) can return a MIP start as "optimal" although its own bound is better
+                # (seen when presolve empties the model): then solve again without the start
+                suspicious = optimal and gap is not None and gap > 10 * max(options.mip_gap, 1e-6) \
+                    and abs(obj - bound) > 1e-6
+                if not suspicious:
+                    break
             secs = time.perf_counter() - t0
-            status, sol_status = int(prob.status), int(prob.sol_status)
-            has, optimal = classify_status(status, sol_status)
-            obj = pulp.value(prob.objective) if has else None
-            obj = float(obj) if obj is not None else (0.0 if has else None)
-            bound = None
-            if has and options.solver.lower() == "highs":
-                bound = _highs_bound(prob, obj, optimal, bool(len(self.options)))
-            elif has and optimal:
-                bound = obj
-            gap = relative_gap(obj, bound)
             st, sst = _status_names(status, sol_status)
             records.append({"term": term, "status": st, "sol_status": sst, "objective": obj, "bound": bound,
                             "gap": gap, "optimal": optimal, "seconds": secs, "_status": status,
