@@ -1,0 +1,198 @@
+"""Tests of capacity.report: files, sheets, layers, round trips and the comparison table."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures import synthetic_plan as sp
+
+from capacity import report
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return sp.district()
+
+
+@pytest.fixture(scope="module")
+def written(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan")
+    demand = sp.demand_table()
+    plan, cf = sp.make_plan(demand), sp.make_plan(demand, {})
+    paths = report.write_plan(out, district=tiny, scenario_name="tiny_base", plan=plan,
+                              counterfactual=cf, population=sp.population_table(), demand=demand)
+    return out, paths, plan, cf, demand
+
+
+def test_write_plan_files(written):
+    out, paths, *_ = written
+    names = {p.name for p in paths}
+    assert names == {"schedule.csv", "balance.csv", "assignment.csv", "solver.json", "plan.xlsx",
+                     "plan.gpkg"}
+    assert all(p.exists() and p.parent == out for p in paths)
+
+
+def test_csv_round_trip(written):
+    out, _, plan, _, _ = written
+    bal = pd.read_csv(out / "balance.csv", dtype={"street": str})
+    assert list(bal.columns[:8]) == ["street", "level", "year", "pupils", "places", "assigned",
+                                     "shortfall", "overcrowded"]
+    # readable order: level (district order), year, street
+    assert list(bal["level"].drop_duplicates()) == ["kindergarten", "primary"]
+    first = bal[bal["level"] == "kindergarten"]
+    assert first["year"].is_monotonic_increasing
+    assert pd.api.types.is_integer_dtype(bal["year"]) and pd.api.types.is_integer_dtype(bal["places"])
+    merged = bal.merge(plan.balance, on=["street", "level", "year"], suffixes=("", "_p"))
+    assert len(merged) == len(plan.balance)
+    for c in ("pupils", "places", "shortfall", "overcrowded"):
+        np.testing.assert_allclose(merged[c], merged[c + "_p"], atol=1e-3)
+    sch = pd.read_csv(out / "schedule.csv")
+    assert list(sch.columns[:6]) == ["site", "street", "level", "open_year", "classes", "places"]
+    assert sch.to_dict("list")["site"] == ["k1", "p1"]
+    assert sch["places"].tolist() == [120, 180] and pd.api.types.is_integer_dtype(sch["places"])
+    asg = pd.read_csv(out / "assignment.csv")
+    assert list(asg.columns) == ["street", "level", "year", "site", "pupils"]
+    assert math.isclose(asg["pupils"].sum(), plan.balance["assigned"].sum(), rel_tol=1e-9)
+
+
+def test_solver_json(written):
+    out, _, plan, cf, _ = written
+    info = json.loads((out / "solver.json").read_text(encoding="utf-8"))
+    assert info["scenario"] == "tiny_base"
+    assert info["status"] == "Optimal" and info["gap"] == 0.0 and info["optimal"] is True
+    assert info["totals"]["new_schools"] == {"kindergarten": 1, "primary": 1}
+    assert info["totals"]["shortfall_by_level"] == pytest.approx(sp.shortfall_by_hand())
+    assert info["totals"]["shortfall_without_new"] == pytest.approx(cf.balance["shortfall"].sum())
+
+
+def test_solver_json_safe_floats(tiny, tmp_path):
+    demand = sp.demand_table()
+    plan = sp.make_plan(demand, report=sp.Report(objective=float("nan"), bound=float("inf"),
+                                                 gap=np.float64(0.5), optimal=False))
+    report.write_plan(tmp_path, district=tiny, scenario_name="x", plan=plan)
+    text = (tmp_path / "solver.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    info = json.loads(text)
+    assert info["objective"] is None and info["bound"] is None and info["gap"] == 0.5
+
+
+def test_workbook(written):
+    out, _, plan, _, demand = written
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out / "plan.xlsx")
+    for sheet in ("summary", "schedule", "balance", "assignment", "demand", "solver", "streets",
+                  "population", "balance_without_new"):
+        assert sheet in wb.sheetnames
+        assert wb[sheet].freeze_panes == "A2"
+    streets = pd.read_excel(out / "plan.xlsx", sheet_name="streets")
+    assert streets.to_dict("list") == {"code": ["A", "B", "C"], "name_zh": ["甲", "乙", "丙"],
+                                       "name_pinyin": ["Jia", "Yi", "Bing"]}
+    bal = pd.read_excel(out / "plan.xlsx", sheet_name="balance")
+    assert list(bal.columns[:4]) == ["street", "name_zh", "name_pinyin", "level"]
+    assert bal.loc[bal["street"] == "C", "name_zh"].unique().tolist() == ["丙"]
+    np.testing.assert_allclose(bal["shortfall"].sum(), plan.balance["shortfall"].sum(), atol=0.5)
+    d = pd.read_excel(out / "plan.xlsx", sheet_name="demand")
+    assert {"p05", "p50", "p95"} <= set(d.columns)
+    np.testing.assert_allclose(d["pupils"].sum(), demand["pupils"].sum())
+    summ = pd.read_excel(out / "plan.xlsx", sheet_name="summary")
+    kg = summ[(summ["level"] == "kindergarten")]
+    assert kg["shortfall"].sum() == pytest.approx(sp.shortfall_by_hand()["kindergarten"])
+    solver = pd.read_excel(out / "plan.xlsx", sheet_name="solver")
+    assert "status" in set(solver["item"])
+    # column widths are set from the content
+    assert wb["balance"].column_dimensions["A"].width >= len("street")
+
+
+def test_geopackage(written, tiny):
+    out, _, plan, cf, _ = written
+    import pyogrio
+
+    layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
+    assert layers == {"streets", "sites"}
+    st = gpd.read_file(out / "plan.gpkg", layer="streets")
+    assert st.crs.to_epsg() == 4326
+    assert set(st.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert list(st.columns[:3]) == ["street", "name_zh", "name_pinyin"]
+    for lv in ("kindergarten", "primary"):
+        for y in (2023, 2025):  # latest opening year and last year
+            for m in ("pupils", "places", "shortfall", "overcrowded", "shortfall_without_new"):
+                assert f"{lv}_{y}_{m}" in st.columns
+    assert "primary_2021_shortfall" not in st.columns
+    b = plan.balance.set_index(["street", "level", "year"])
+    for r in st.itertuples():
+        assert r.primary_2025_shortfall == pytest.approx(b.loc[(r.street, "primary", 2025), "shortfall"], abs=0.05)
+        assert r.kindergarten_2023_places == b.loc[(r.street, "kindergarten", 2023), "places"]
+    assert pd.api.types.is_integer_dtype(st["primary_2025_places"])
+    c = st.set_index("street")
+    assert c.loc["C", "primary_2023_shortfall_without_new"] == pytest.approx(140 - 0, abs=0.05)
+
+    si = gpd.read_file(out / "plan.gpkg", layer="sites")
+    assert set(si.geom_type) == {"Point"}
+    assert list(si["site"]) == ["k1", "p1", "k2"]  # opened first
+    assert list(si["opened"]) == [True, True, False]
+    k1 = si.set_index("site").loc["k1"]
+    assert (k1["open_year"], k1["classes"], k1["places"], k1["street"]) == (2022, 4, 120, "C")
+    assert si.set_index("site").loc["k2", ["open_year", "classes"]].isna().all()
+    assert si.set_index("site").loc["k1", "sizes"] == "2;4"
+    assert si.geometry.x.tolist()[0] == pytest.approx(0.0225)
+
+
+def test_selected_years():
+    demand = sp.demand_table()
+    plan = sp.make_plan(demand)
+    assert report.selected_years(plan) == [2023, 2025]
+    assert report.selected_years(plan, plan_end=2024) == [2024, 2025]
+    assert report.selected_years(sp.make_plan(demand, {})) == [2025]
+
+
+def test_plan_summary(tiny):
+    demand = sp.demand_table()
+    text = report.plan_summary(sp.make_plan(demand), district=tiny,
+                               counterfactual=sp.make_plan(demand, {}), scenario_name="tiny_base")
+    assert "tiny_base" in text and "Optimal" in text and "gap 0%" in text
+    assert "kindergarten: 1 schools, 120 places — 2022: 丙(4)" in text
+    assert "primary: 1 schools, 180 places — 2023: 丙(4)" in text
+    lines = {ln.split()[0]: ln.split() for ln in text.splitlines() if ln.startswith("  primary")
+             or ln.startswith("  kindergarten")}
+    assert lines["primary"][1] == "164" and lines["kindergarten"][1] == "24"
+    assert report.plan_summary(sp.make_plan(demand, {})).count("none") == 1
+
+
+def test_compare_table_hand_checked(tiny):
+    runs = {"base": sp.run("base", dist=tiny), "low": sp.run("low", 0.5, dist=tiny),
+            "none": sp.run("none", new={}, dist=tiny)}
+    t = report.compare_table(runs)
+    assert list(t.columns) == ["measure", "level", "unit", "base", "low", "none"]
+    row = t.set_index(["measure", "level"])
+    # kindergarten 2025: A 50 + B 30 + C (40 + 4 * 40) = 280; primary 150 + 160 + 220 = 530
+    assert row.loc[("pupils 2025", "kindergarten"), "base"] == 280
+    assert row.loc[("pupils 2025", "primary"), "low"] == 265
+    assert ("pupils 2030", "primary") not in row.index  # no run reaches 2030
+    assert row.loc[("shortfall", "kindergarten"), "base"] == pytest.approx(24)
+    assert row.loc[("shortfall", "primary"), "base"] == pytest.approx(164)
+    assert row.loc[("new schools", "primary"), "none"] == 0
+    assert row.loc[("new places", "kindergarten"), "base"] == 120
+    assert row.loc[("shortfall", "primary"), "none"] == row.loc[("shortfall without new schools", "primary"), "base"]
+    assert row.loc[("shortfall", "primary"), "unit"] == "pupil-years"
+
+    s = report.compare_schools_table(runs)
+    assert list(s.columns[:5]) == ["level", "street", "name_zh", "name_pinyin", "open_year"]
+    assert s[["base schools", "low schools", "none schools"]].to_numpy().tolist() == [[1, 1, 0], [1, 1, 0]]
+    assert s["base places"].tolist() == [120, 180]
+
+
+def test_write_compare(tiny, tmp_path):
+    runs = {"base": sp.run("base", dist=tiny), "none": sp.run("none", new={}, dist=tiny)}
+    runs["proj"] = sp.run("proj", dist=tiny)
+    runs["proj"].plan = None  # a projection-only run has no plan rows
+    paths = report.write_compare(tmp_path, runs)
+    assert [p.name for p in paths] == ["compare.csv", "compare_schools.csv", "compare.xlsx"]
+    t = pd.read_csv(paths[0])
+    assert t.loc[t["measure"] == "shortfall", "proj"].isna().all()
+    assert set(pd.ExcelFile(paths[2]).sheet_names) == {"compare", "schools", "demand"}
