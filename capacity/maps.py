@@ -1,0 +1,848 @@
+"""Siting maps and figures of a plan and of a scenario comparison (PNG, matplotlib + geopandas).
+
+Figures are built on :class:`matplotlib.figure.Figure` objects that are not registered with
+``pyplot``: nothing here changes the global backend or ``rcParams``, and a figure is freed as soon as
+it is no longer referenced (the ``write_*`` functions save and drop them).
+
+Chinese street names need a CJK font. The font file shipped inside the ``mplfonts`` wheel (Noto Sans
+CJK SC) is registered with matplotlib's font manager for this process only (no download, no
+``mplfonts init``, no change to matplotlib's data folder). Without it, an installed CJK font is used
+if matplotlib knows one; with none (or with ``use_cjk(False)`` or the environment variable
+``CAPACITY_NO_CJK=1``) labels fall back to pinyin, see :func:`street_label`.
+
+Table contracts are those of :mod:`capacity.report` (duck-typed plans and runs).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+__all__ = [
+    "cjk_font",
+    "demand_places_chart",
+    "growth_streets",
+    "population_pyramid",
+    "siting_map",
+    "street_label",
+    "use_cjk",
+    "utm_crs",
+    "write_compare_figures",
+    "write_plan_figures",
+]
+
+DPI = 150
+#: Font files looked for inside the mplfonts package, in order of preference.
+MPLFONTS_FILES = ("NotoSansCJKsc-Regular.otf", "SimHei.ttf")
+#: Installed CJK families matplotlib may know (used only if mplfonts is missing).
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC")
+LATIN_FAMILY = "DejaVu Sans"
+SHORTFALL_CMAP = "YlOrRd"
+SCHOOL_COLOUR = "#1f4e9c"
+#: Line styles of scenarios (identical paths stay visible on top of each other).
+LINESTYLES = ("-", "--", "-.", ":")
+
+_enabled = {"cjk": os.environ.get("CAPACITY_NO_CJK", "") in ("", "0")}
+
+
+# --------------------------------------------------------------------------------------------------
+# fonts and labels
+
+
+@functools.cache
+def _find_cjk_font() -> str | None:
+    """Register the CJK font shipped with mplfonts and return its family name (None if none)."""
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            for name in MPLFONTS_FILES:
+                path = Path(folder) / "fonts" / name
+                if path.is_file():
+                    try:
+                        font_manager.fontManager.addfont(str(path))
+                        return font_manager.FontProperties(fname=str(path)).get_name()
+                    except (OSError, RuntimeError, ValueError):  # unreadable font file
+                        continue
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return family
+    return None
+
+
+def use_cjk(enabled: bool = True) -> None:
+    """Switch Chinese labels on or off for this process (off: pinyin labels).
+
+    Parameters
+    ----------
+    enabled
+        False forces pinyin labels even where a CJK font is available.
+    """
+    _enabled["cjk"] = bool(enabled)
+
+
+def cjk_font() -> str | None:
+    """The CJK font family used for Chinese labels, or None (labels fall back to pinyin)."""
+    return _find_cjk_font() if _enabled["cjk"] else None
+
+
+def street_label(row, cjk: bool | None = None) -> str:
+    """The label of a street on maps and charts.
+
+    Parameters
+    ----------
+    row
+        Anything with ``name_zh``, ``name_pinyin`` and ``street`` (a table row, a mapping).
+    cjk
+        Whether Chinese can be drawn; default: whether :func:`cjk_font` finds a font.
+
+    Returns
+    -------
+    str
+        ``name_zh`` when Chinese can be drawn and the name is given, else ``name_pinyin``, else the
+        street code.
+    """
+    if cjk is None:
+        cjk = cjk_font() is not None
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
+    for key in (("name_zh", "name_pinyin") if cjk else ("name_pinyin",)):
+        v = get(key, None)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    return str(get("street", ""))
+
+
+def _level_label(district, level: str, cjk: bool) -> str:
+    if cjk and district is not None and "name_zh" in district.levels.columns:
+        zh = district.levels.set_index("level")["name_zh"].get(level)
+        if isinstance(zh, str) and zh:
+            return f"{zh} {level}"
+    return level
+
+
+def _rc(cjk: str | None) -> dict:
+    """rcParams for our figures: explicit family names (not the generic ``sans-serif``), so that
+    text keeps its font when the figure is drawn later outside this context."""
+    families = [cjk, LATIN_FAMILY] if cjk else [LATIN_FAMILY]
+    return {"font.family": families, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
+            "legend.fontsize": 8, "figure.dpi": 100, "savefig.dpi": DPI, "axes.unicode_minus": True}
+
+
+def _figure(**kw) -> Figure:
+    fig = Figure(**kw)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _street_names(district) -> dict[str, str]:
+    if district is None:
+        return {}
+    cjk = cjk_font() is not None
+    return {r["street"]: street_label(r, cjk) for _, r in district.streets.iterrows()}
+
+
+# --------------------------------------------------------------------------------------------------
+# map furniture
+
+
+def utm_crs(gdf: gpd.GeoDataFrame) -> str:
+    """The UTM zone CRS (WGS-84) of the centre of ``gdf``, e.g. ``"EPSG:32650"`` for Tianjin."""
+    g = gdf.to_crs("EPSG:4326") if gdf.crs is not None and not gdf.crs.is_geographic else gdf
+    minx, miny, maxx, maxy = g.total_bounds
+    lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
+    zone = int(math.floor((lon + 180) / 6)) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def _nice_length(span_m: float) -> float:
+    """A round scale-bar length (1, 2 or 5 × 10^k m) near a fifth of ``span_m``."""
+    target = max(span_m / 5, 1e-9)
+    k = 10 ** math.floor(math.log10(target))
+    for f in (5, 2, 1):
+        if f * k <= target:
+            return f * k
+    return k
+
+
+def _scale_bar(ax, x0: float, y0: float, span_m: float) -> None:
+    """Two-segment scale bar in metres (data coordinates of a metric CRS) at ``x0, y0``."""
+    length = _nice_length(span_m)
+    h = span_m * 0.008
+    for i in range(2):
+        ax.add_patch(Rectangle((x0 + i * length / 2, y0), length / 2, h, facecolor="k" if i == 0 else "w",
+                               edgecolor="k", linewidth=0.8, zorder=6))
+    km = length / 1000
+
+    def fmt(v):
+        return f"{v:g}"
+
+    unit = "km" if km >= 1 else "m"
+    val = km if km >= 1 else length
+    for x, v in ((x0, 0), (x0 + length / 2, val / 2), (x0 + length, val)):
+        ax.text(x, y0 + 2.2 * h, fmt(v) + (f" {unit}" if x == x0 + length else ""), ha="center",
+                va="bottom", fontsize=7, zorder=6)
+
+
+def _north_arrow(ax, x: float, y: float, size: float) -> None:
+    """North arrow (grid north of the UTM projection, within a degree of true north here)."""
+    ax.annotate("", xy=(x, y), xytext=(x, y - size), zorder=6,
+                arrowprops={"arrowstyle": "-|>,head_width=0.35,head_length=0.8", "color": "k", "lw": 1.5})
+    ax.text(x, y + size * 0.05, "N", ha="center", va="bottom", fontsize=10, fontweight="bold",
+            fontfamily=LATIN_FAMILY, zorder=6)
+
+
+def _renderer(fig):
+    try:
+        return fig.canvas.get_renderer()
+    except AttributeError:  # a canvas without its own renderer (e.g. a bare Figure)
+        return fig._get_renderer()
+
+
+def _overlap(a, b) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+class _Placer:
+    """Greedy label placement: each label takes the first candidate offset whose box overlaps no
+    label (or marker) placed before and stays inside the axes; else the least overlapping one."""
+
+    def __init__(self, ax):
+        self.ax = ax
+        self.renderer = _renderer(ax.figure)
+        self.boxes = []
+
+    def block(self, x, y, radius_pt: float = 6) -> None:
+        """Reserve the area around a marker at data point ``(x, y)``."""
+        px, py = self.ax.transData.transform((x, y))
+        r = radius_pt * self.ax.figure.dpi / 72
+        from matplotlib.transforms import Bbox
+
+        self.boxes.append(Bbox([[px - r, py - r], [px + r, py + r]]))
+
+    def place(self, x, y, text, offsets, leader_min: float = 12, **kw):
+        ax = self.ax
+        axbox = ax.get_window_extent(self.renderer)
+        best, best_cost = None, math.inf
+        for i, (dx, dy) in enumerate(offsets):
+            ha = "center" if dx == 0 else ("left" if dx > 0 else "right")
+            va = "center" if dy == 0 else ("bottom" if dy > 0 else "top")
+            t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, **kw)
+            bb = t.get_window_extent(self.renderer).expanded(1.06, 1.12)
+            cost = sum(_overlap(bb, b) for b in self.boxes)
+            outside = (max(0, axbox.x0 - bb.x0) + max(0, bb.x1 - axbox.x1)
+                       + max(0, axbox.y0 - bb.y0) + max(0, bb.y1 - axbox.y1))
+            cost += outside * bb.height * 4 + i * 1e-3
+            if cost < best_cost:
+                if best is not None:
+                    best[0].remove()
+                best, best_cost = (t, bb, dx, dy), cost
+            else:
+                t.remove()
+            if cost < 1e-2 * (i + 1):
+                break
+        t, bb, dx, dy = best
+        if math.hypot(dx, dy) > leader_min:
+            t.arrow_patch = None
+            t.remove()
+            t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                            ha="center" if dx == 0 else ("left" if dx > 0 else "right"),
+                            va="center" if dy == 0 else ("bottom" if dy > 0 else "top"),
+                            arrowprops={"arrowstyle": "-", "color": "0.35", "lw": 0.6,
+                                        "shrinkA": 0, "shrinkB": 2}, **kw)
+        self.boxes.append(bb)
+        return t
+
+
+def _ring(radii: Sequence[float], n: int = 8) -> list[tuple[float, float]]:
+    out = []
+    for r in radii:
+        for k in range(n):
+            a = math.pi / 2 * 0 + 2 * math.pi * k / n
+            out.append((round(r * math.cos(a), 1), round(r * math.sin(a), 1)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# siting map
+
+
+def _shortfall(plan, level: str, year: int) -> pd.Series:
+    b = plan.balance
+    sel = b[(b["level"] == level) & (b["year"] == year)]
+    return sel.groupby("street")["shortfall"].sum()
+
+
+def _label_points(streets_m: gpd.GeoDataFrame, district) -> gpd.GeoSeries:
+    """A point inside each street: the street's own point if it is inside, else a representative
+    point."""
+    rep = streets_m.geometry.representative_point()
+    if {"lon", "lat"} <= set(district.streets.columns):
+        pts = gpd.GeoSeries(gpd.points_from_xy(district.streets["lon"], district.streets["lat"]),
+                            crs=district.streets.crs, index=district.streets.index).to_crs(streets_m.crs)
+        inside = pts.within(streets_m.geometry.buffer(-1.0))
+        rep = pts.where(inside, rep)
+    return rep
+
+
+def _new_schools(district, plan, level: str, year: int, crs) -> gpd.GeoDataFrame:
+    sch = plan.schedule[(plan.schedule["level"] == level) & (plan.schedule["open_year"] <= year)]
+    sites = district.sites[["site", "lon", "lat"]]
+    s = sch.merge(sites, on="site", how="left")
+    # a site without coordinates is drawn at its street's point
+    if s["lon"].isna().any():
+        pts = district.streets.set_index("street")[["lon", "lat"]]
+        s["lon"] = s["lon"].fillna(s["street"].map(pts["lon"]))
+        s["lat"] = s["lat"].fillna(s["street"].map(pts["lat"]))
+    g = gpd.GeoDataFrame(s, geometry=gpd.points_from_xy(s["lon"], s["lat"]), crs=district.streets.crs)
+    return g.to_crs(crs)
+
+
+def _school_text(open_year, classes, cjk: bool) -> str:
+    return f"{int(open_year)} · {int(classes)}班" if cjk else f"{int(open_year)} · {int(classes)} classes"
+
+
+def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *,
+               show_candidates: bool = True) -> Figure:
+    """Two maps of one level: shortfall without the new schools, and with them.
+
+    Parameters
+    ----------
+    district
+        ``streets`` (polygons with names), ``sites`` (``site, lon, lat``), ``levels``, ``name_zh``.
+    plan, counterfactual
+        The plan and the plan without new schools (``balance``; the plan's ``schedule``).
+    level, year
+        The level and the year whose shortfall (pupils of the street without a place) is shown.
+    ax
+        Optional pair of Axes to draw into; default a new figure.
+    show_candidates
+        Also mark candidate sites of the level that do not open (small grey circles).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Streets shaded on one colour scale (colour bar in pupils without a place), new schools as
+        markers labelled with opening year and size in classes (e.g. ``2023 · 24班``), street
+        names, scale bar, north arrow, title and a note when boundaries are approximate.
+    """
+    cjk = cjk_font()
+    with mpl.rc_context(_rc(cjk)):
+        return _siting_map(district, plan, counterfactual, level, int(year), ax, cjk is not None,
+                           show_candidates)
+
+
+def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candidates):
+    crs = utm_crs(district.streets)
+    streets = district.streets.to_crs(crs)
+    names = [street_label(r, cjk) for _, r in district.streets.iterrows()]
+    label_pts = _label_points(streets, district)
+    before = streets["street"].map(_shortfall(counterfactual, level, year)).fillna(0.0).to_numpy(float)
+    after = streets["street"].map(_shortfall(plan, level, year)).fillna(0.0).to_numpy(float)
+    vmax = max(1.0, float(np.nanmax(np.r_[before, after])))
+    norm = Normalize(0, vmax)
+    cmap = mpl.colormaps[SHORTFALL_CMAP]
+
+    minx, miny, maxx, maxy = streets.total_bounds
+    w, h = maxx - minx, maxy - miny
+    span = max(w, h)
+    xlim = (minx - 0.04 * span, maxx + 0.04 * span)
+    ylim = (miny - 0.04 * span - 0.06 * h, maxy + 0.03 * span + 0.06 * h)
+    if ax is None:
+        # size the figure to the district's shape: two panels side by side (inches)
+        aspect = (ylim[1] - ylim[0]) / (xlim[1] - xlim[0])
+        pw = 6.6
+        mh = pw * aspect
+        if mh > 8.0:
+            mh, pw = 8.0, 8.0 / aspect
+        mh = max(mh, 2.5)
+        top, ptitle, bottom, gap, side = 0.6, 0.35, 1.3, 0.2, 0.15
+        fw, fh = 2 * pw + gap + 2 * side, top + ptitle + mh + bottom
+        fig = _figure(figsize=(max(fw, 9.0), fh))
+        fw = max(fw, 9.0)
+        x0 = (fw - (2 * pw + gap)) / 2
+        axes = [fig.add_axes([(x0 + k * (pw + gap)) / fw, bottom / fh, pw / fw, mh / fh]) for k in range(2)]
+        cax = fig.add_axes([0.5 - 2.6 / fw, 0.8 / fh, 5.2 / fw, 0.16 / fh])
+        own = True
+    else:
+        axes = list(ax) if np.iterable(ax) else [ax]
+        if len(axes) != 2:
+            raise ValueError("siting_map: ax must be a pair of Axes (without, with the new schools)")
+        fig = axes[0].figure
+        cax = None
+        own = False
+
+    schools = _new_schools(district, plan, level, year, crs)
+    outline = gpd.GeoSeries([streets.geometry.union_all()], crs=crs).boundary
+    approx = bool(streets["approximate"].any()) if "approximate" in streets.columns else False
+
+    titles = ("Without new schools", f"With the plan's new schools ({len(schools)} by {year})")
+    for k, (a, values) in enumerate(zip(axes, (before, after), strict=True)):
+        colours = [cmap(norm(v)) if v > 0.05 else (0.96, 0.96, 0.96, 1.0) for v in values]
+        streets.plot(ax=a, color=colours, edgecolor="0.45", linewidth=0.7)
+        outline.plot(ax=a, color="0.15", linewidth=1.3)
+        a.set_xlim(*xlim)
+        a.set_ylim(*ylim)
+        a.set_aspect("equal", adjustable="box")
+        a.set_xticks([])
+        a.set_yticks([])
+        a.set_xlabel("")
+        a.set_ylabel("")
+        for s in a.spines.values():
+            s.set_linewidth(0.6)
+            s.set_color("0.5")
+        a.set_title(titles[k], fontsize=11, loc="left")
+        a.apply_aspect()
+        placer = _Placer(a)
+        if k == 1:
+            if show_candidates:
+                cand = district.sites[(district.sites["level"] == level)
+                                      & ~district.sites["site"].isin(schools["site"])]
+                if len(cand):
+                    cg = gpd.GeoSeries(gpd.points_from_xy(cand["lon"], cand["lat"]),
+                                       crs=district.streets.crs).to_crs(crs)
+                    a.scatter(cg.x, cg.y, s=10, facecolor="none", edgecolor="0.45", linewidth=0.6, zorder=4)
+            if len(schools):
+                a.scatter(schools.geometry.x, schools.geometry.y, s=70, marker="^", color=SCHOOL_COLOUR,
+                          edgecolor="white", linewidth=0.8, zorder=7)
+                for gx, gy in zip(schools.geometry.x, schools.geometry.y, strict=True):
+                    placer.block(gx, gy, 5)
+        # street labels: name and, where there is any, the shortfall
+        order = np.argsort(-streets.geometry.area.to_numpy())
+        for i in order:
+            pt = label_pts.iloc[i]
+            v = values[i]
+            text = names[i] + (f"\n{v:,.0f}" if v >= 0.5 else "")
+            placer.place(pt.x, pt.y, text, [(0, 0), *_ring((14, 24, 36))], leader_min=20, fontsize=8.5,
+                         color="0.1", linespacing=1.05, zorder=8,
+                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6})
+        if k == 1 and len(schools):
+            # one label per location (schools at the same point share it)
+            schools["_xy"] = list(zip(schools.geometry.x.round(0), schools.geometry.y.round(0), strict=True))
+            for (gx, gy), g in schools.sort_values("open_year").groupby("_xy", sort=False):
+                text = "\n".join(_school_text(r.open_year, r.classes, cjk) for r in g.itertuples())
+                placer.place(gx, gy, text, _ring((10, 18, 28, 40), 8), fontsize=7.5, color=SCHOOL_COLOUR,
+                             zorder=9, bbox={"boxstyle": "round,pad=0.15", "fc": "white",
+                                             "ec": SCHOOL_COLOUR, "lw": 0.5, "alpha": 0.85})
+        _scale_bar(a, xlim[0] + 0.03 * span, ylim[0] + 0.03 * span, w)
+        _north_arrow(a, xlim[1] - 0.035 * span, ylim[1] - 0.045 * span, 0.06 * span)
+
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    unit = f"pupils without a place in {year} (by home street)"
+    if cax is not None:
+        cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
+    else:
+        cb = fig.colorbar(sm, ax=axes, orientation="horizontal", shrink=0.5, pad=0.03)
+    cb.set_label(unit)
+    handles = [Patch(facecolor=(0.96, 0.96, 0.96), edgecolor="0.45", label="no shortfall"),
+               Line2D([], [], marker="^", linestyle="none", color=SCHOOL_COLOUR, markeredgecolor="white",
+                      markersize=9, label="new school: opening year · classes")]
+    if show_candidates:
+        handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
+                              markeredgecolor="0.45", markersize=4, label="candidate site, not opened"))
+    axes[1].legend(handles=handles, loc="lower right", frameon=True, framealpha=0.9, fontsize=7.5)
+    name = getattr(district, "name_zh", "") if cjk else getattr(district, "name", "")
+    title = f"{name} — {_level_label(district, level, cjk)}: pupils without a place in {year}"
+    if own:
+        fig.suptitle(title, fontsize=13, x=0.01, y=0.975, ha="left")
+        notes = ["Shortfall: pupils of the level living in the street who get no place within the "
+                 "catchment, at the legal maximum class size."]
+        if approx:
+            notes.append("Street boundaries approximate.")
+        fig.text(0.01, 0.08 / fig.get_figheight(), "  ".join(notes), fontsize=7.5, color="0.3",
+                 va="bottom")
+    else:
+        axes[0].figure.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# charts
+
+
+def _series(balance: pd.DataFrame, level: str, streets=None) -> pd.DataFrame:
+    b = balance[balance["level"] == level]
+    if streets is not None:
+        b = b[b["street"].isin(list(streets))]
+    cols = [c for c in ("pupils", "places", "max_places", "shortfall", "overcrowded") if c in b.columns]
+    return b.groupby("year")[cols].sum().sort_index()
+
+
+def _draw_demand(a, bal, cf, dem, level, street=None, legend=False):
+    sel = [street] if street is not None else None
+    s = _series(bal, level, sel)
+    if dem is not None and {"p05", "p95"} <= set(dem.columns):
+        d = dem[dem["level"] == level]
+        if street is not None:
+            d = d[d["street"] == street]
+        d = d.groupby("year")[["p05", "p95"]].sum().sort_index()
+        a.fill_between(d.index, d["p05"], d["p95"], color="C0", alpha=0.15, lw=0,
+                       label="pupils, 90% interval")
+    a.plot(s.index, s["pupils"], color="C0", lw=2, marker="o", ms=2.5, label="pupils (demand)")
+    if cf is not None:
+        c = _series(cf.balance, level, sel)
+        a.step(c.index, c["places"], where="post", color="0.45", lw=1.2, ls=":",
+               label="places without new schools")
+    a.step(s.index, s["places"], where="post", color="C2", lw=1.8, label="places (standard class size)")
+    if "max_places" in s.columns:
+        a.step(s.index, s["max_places"], where="post", color="C2", lw=1, ls="--",
+               label="places at the maximum class size")
+    a.set_ylim(bottom=0)
+    a.grid(alpha=0.3, lw=0.5)
+    a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=6))
+    a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
+    if legend:
+        a.legend(loc="upper left", fontsize=7.5)
+
+
+def demand_places_chart(balance: pd.DataFrame, level: str, streets: Sequence[str] | None = None, *,
+                        district=None, demand: pd.DataFrame | None = None, counterfactual=None) -> Figure:
+    """Pupils and places over time for one level: the district and, as small multiples, streets.
+
+    Parameters
+    ----------
+    balance
+        ``street, level, year, pupils, places`` [+ ``max_places``] (a plan's balance).
+    level
+        The level shown.
+    streets
+        Street codes for the small multiples (e.g. the growth streets); None = district only.
+    district
+        Optional; street names and level names.
+    demand
+        Optional ``street, level, year, pupils, p05, p95``: shades the 90% interval of pupils.
+    counterfactual
+        Optional plan without new schools: its places as a dotted line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Lines of pupils (demand, by home street) and places (standard and maximum class size, by
+        school street) in persons.
+    """
+    cjk = cjk_font()
+    with mpl.rc_context(_rc(cjk)):
+        names = _street_names(district)
+        streets = list(streets or [])
+        n = len(streets)
+        ncols = min(3, math.ceil(math.sqrt(n))) if n else 0
+        nrows = math.ceil(n / ncols) if n else 0
+        if n:
+            fig = _figure(figsize=(5.2 + 2.9 * ncols, max(4.2, 2.3 * nrows + 0.8)), layout="constrained")
+            sub = fig.subfigures(1, 2, width_ratios=[5.2, 2.9 * ncols], wspace=0.02)
+            main = sub[0].subplots()
+            small = sub[1].subplots(nrows, ncols, squeeze=False)
+        else:
+            fig = _figure(figsize=(7, 4.5), layout="constrained")
+            main = fig.subplots()
+            small = np.empty((0, 0))
+        _draw_demand(main, balance, counterfactual, demand, level)
+        main.set_title("District")
+        main.set_ylabel("pupils / places (persons)")
+        main.set_xlabel("year")
+        for k, a in enumerate(small.flat):
+            if k >= n:
+                a.set_visible(False)
+                continue
+            _draw_demand(a, balance, counterfactual, demand, level, street=streets[k])
+            a.set_title(names.get(streets[k], streets[k]), fontsize=9)
+            a.tick_params(labelsize=7)
+        if n:
+            sub[1].suptitle("Growth streets: pupils living there and places in its schools (persons)",
+                            fontsize=9)
+        main.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=7.5,
+                    frameon=False)
+        fig.suptitle(f"{_level_label(district, level, cjk is not None)}: pupils and places", fontsize=12)
+        return fig
+
+
+def population_pyramid(population: pd.DataFrame, year: int, street: str | None = None, *,
+                       compare_year: int | None = None, district=None, ax=None) -> Figure:
+    """Population pyramid by single year of age.
+
+    Parameters
+    ----------
+    population
+        ``street, year, sex, age, persons``.
+    year
+        The year shown as bars.
+    street
+        A street code; None = the whole district.
+    compare_year
+        Optional year drawn as an outline (e.g. the base year).
+    district
+        Optional; the street's name and the district's name.
+    ax
+        Optional Axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Males to the left, females to the right, persons per single year of age.
+    """
+    cjk = cjk_font()
+    with mpl.rc_context(_rc(cjk)):
+        p = population if street is None else population[population["street"] == street]
+        if ax is None:
+            fig = _figure(figsize=(6.5, 6.5), layout="constrained")
+            ax = fig.subplots()
+        fig = ax.figure
+        ages = np.arange(int(p["age"].max()) + 1)
+
+        def get(y, sex):
+            s = p[(p["year"] == y) & (p["sex"] == sex)].groupby("age")["persons"].sum()
+            return s.reindex(ages, fill_value=0.0).to_numpy(float)
+
+        m, f = get(year, "male"), get(year, "female")
+        ax.barh(ages, -m, height=1.0, color="#4a7ebb", label=f"male {year}", lw=0)
+        ax.barh(ages, f, height=1.0, color="#d9735f", label=f"female {year}", lw=0)
+        if compare_year is not None:
+            m0, f0 = get(compare_year, "male"), get(compare_year, "female")
+            edges = np.r_[ages - 0.5, ages[-1] + 0.5]
+            ax.stairs(-m0, edges, orientation="horizontal", color="k", lw=0.9, baseline=None,
+                      label=f"{compare_year} (outline)")
+            ax.stairs(f0, edges, orientation="horizontal", color="k", lw=0.9, baseline=None)
+        lim = max(np.max(m), np.max(f), 1.0) * 1.08
+        if compare_year is not None:
+            lim = max(lim, max(np.max(m0), np.max(f0)) * 1.08)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-0.5, ages[-1] + 0.5)
+        ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+        ax.axvline(0, color="k", lw=0.5)
+        if district is not None and len(district.levels):
+            lo, hi = int(district.levels["first_age"].min()), int(district.levels["last_age"].max())
+            ax.axhspan(lo - 0.5, hi + 0.5, color="0.85", alpha=0.5, zorder=0, lw=0,
+                       label=f"school ages {lo}–{hi}")
+        ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{abs(v):,.0f}"))
+        ax.set_xlabel("persons per single year of age (male ← → female)")
+        ax.set_ylabel("age")
+        ax.grid(axis="x", alpha=0.3, lw=0.5)
+        ax.legend(loc="upper right", fontsize=8)
+        if street is None:
+            where = (getattr(district, "name_zh", None) if cjk else getattr(district, "name", None)) or "District"
+        else:
+            where = _street_names(district).get(street, street)
+        total = p.loc[p["year"] == year, "persons"].sum()
+        ax.set_title(f"{where}: population {year} ({total:,.0f} persons)")
+        return fig
+
+
+def growth_streets(demand: pd.DataFrame, n: int = 4, min_growth: float = 0.1) -> list[str]:
+    """Streets whose pupils (all levels) grow most from the first to the last year.
+
+    Parameters
+    ----------
+    demand
+        ``street, level, year, pupils``.
+    n
+        At most this many streets.
+    min_growth
+        Relative growth a street needs to count (0.1 = 10%).
+
+    Returns
+    -------
+    list of str
+        Street codes, largest absolute growth first.
+    """
+    t = demand.groupby(["street", "year"])["pupils"].sum().unstack("year")
+    if t.shape[1] < 2:
+        return []
+    first, last = t.iloc[:, 0], t.iloc[:, -1]
+    grow = (last - first)[(last - first) > min_growth * first.clip(lower=1e-9)]
+    return list(grow.sort_values(ascending=False).index[:n])
+
+
+# --------------------------------------------------------------------------------------------------
+# writers
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, facecolor="white")
+    fig.clear()
+    return path
+
+
+def write_plan_figures(out_dir, *, district, plan, counterfactual, population: pd.DataFrame | None,
+                       demand: pd.DataFrame | None, growth_streets: Sequence[str] | None = None,
+                       year: int | None = None, pyramid_streets: Sequence[str] = ()) -> list[Path]:
+    """Write a plan's figures (PNG, 150 dpi).
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created).
+    district, plan, counterfactual
+        As for :func:`siting_map`.
+    population
+        ``street, year, sex, age, persons`` (None: no pyramid).
+    demand
+        ``street, level, year, pupils`` [+ ``p05, p95``] (optional interval band).
+    growth_streets
+        Streets for the small multiples; default :func:`growth_streets` of the demand.
+    year
+        The year of the siting maps; default the latest opening year of a new school (the plan's
+        final year as far as the plan shows), else the last balance year.
+    pyramid_streets
+        Streets that also get a pyramid (``pyramid_<street>.png``).
+
+    Returns
+    -------
+    list of Path
+        ``siting_<level>.png`` and ``demand_<level>.png`` per level, ``pyramid.png`` (district,
+        final year as bars, base year as outline) and any street pyramids.
+    """
+    from capacity.report import selected_years
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if year is None:
+        yrs = selected_years(plan)
+        year = yrs[0] if yrs else None
+    levels = [lv for lv in district.levels["level"] if (plan.balance["level"] == lv).any()]
+    if growth_streets is None:
+        growth_streets = globals()["growth_streets"](demand if demand is not None else plan.balance)
+    paths = []
+    for level in levels:
+        if year is not None:
+            paths.append(_save(siting_map(district, plan, counterfactual, level, year),
+                               out / f"siting_{level}.png"))
+        paths.append(_save(demand_places_chart(plan.balance, level, growth_streets, district=district,
+                                               demand=demand, counterfactual=counterfactual),
+                           out / f"demand_{level}.png"))
+    if population is not None and len(population):
+        y0, y1 = int(population["year"].min()), int(population["year"].max())
+        paths.append(_save(population_pyramid(population, y1, compare_year=y0 if y0 != y1 else None,
+                                              district=district), out / "pyramid.png"))
+        for s in pyramid_streets:
+            paths.append(_save(population_pyramid(population, y1, s, compare_year=y0 if y0 != y1 else None,
+                                                  district=district), out / f"pyramid_{s}.png"))
+    return paths
+
+
+def _levels_of(runs) -> list[str]:
+    order: list[str] = []
+    for run in runs.values():
+        d = getattr(run, "district", None)
+        cand = list(d.levels["level"]) if d is not None else []
+        cand += list(pd.unique(run.demand["level"]))
+        for lv in cand:
+            if lv not in order and (run.demand["level"] == lv).any():
+                order.append(lv)
+    return order
+
+
+def compare_demand_figure(runs: Mapping[str, object]) -> Figure:
+    """District pupils by year, one panel per level, one line per scenario (90% band if drawn)."""
+    cjk = cjk_font()
+    with mpl.rc_context(_rc(cjk)):
+        levels = _levels_of(runs)
+        district = next((getattr(r, "district", None) for r in runs.values()), None)
+        ncols = min(2, max(1, len(levels)))
+        nrows = math.ceil(len(levels) / ncols)
+        fig = _figure(figsize=(5.2 * ncols, 3.4 * nrows + 0.8), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+        for k, a in enumerate(axes.flat):
+            if k >= len(levels):
+                a.set_visible(False)
+                continue
+            lv = levels[k]
+            for j, (name, run) in enumerate(runs.items()):
+                d = run.demand[run.demand["level"] == lv]
+                cols = [c for c in ("pupils", "p05", "p95") if c in d.columns]
+                s = d.groupby("year")[cols].sum().sort_index()
+                if {"p05", "p95"} <= set(s.columns):
+                    a.fill_between(s.index, s["p05"], s["p95"], color=f"C{j % 10}", alpha=0.12, lw=0)
+                a.plot(s.index, s["pupils"], color=f"C{j % 10}", lw=max(1.0, 2.6 - 0.4 * j),
+                       ls=LINESTYLES[j % len(LINESTYLES)], label=name)
+            a.set_title(_level_label(district, lv, cjk is not None))
+            a.set_ylabel("pupils (persons)")
+            a.set_ylim(bottom=0)
+            a.grid(alpha=0.3, lw=0.5)
+            a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=6))
+            a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        if any({"p05", "p95"} <= set(r.demand.columns) for r in runs.values()):
+            handles.append(Patch(color="0.5", alpha=0.25))
+            labels.append("90% interval")
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(6, len(labels)),
+                   title="scenario (district pupils by year)")
+        fig.suptitle("Pupils by level and scenario", fontsize=12)
+        return fig
+
+
+def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
+    """Total shortfall and overcrowding (pupil-years) per scenario and level, as grouped bars."""
+    cjk = cjk_font()
+    with mpl.rc_context(_rc(cjk)):
+        levels = _levels_of(runs)
+        district = next((getattr(r, "district", None) for r in runs.values()), None)
+        fig = _figure(figsize=(max(7.5, 1.0 + 1.1 * len(levels) * max(1, len(runs)) * 0.6 * 2), 4.6),
+                      layout="constrained")
+        axes = fig.subplots(1, 2, sharey=False)
+        width = 0.8 / max(1, len(runs))
+        x = np.arange(len(levels))
+        for a, col, title in ((axes[0], "shortfall", "Pupils without a place"),
+                              (axes[1], "overcrowded", "Pupils in overcrowded places")):
+            for j, (name, run) in enumerate(runs.items()):
+                plan = getattr(run, "plan", None)
+                if plan is None:
+                    vals = np.full(len(levels), np.nan)
+                else:
+                    vals = np.array([plan.balance.loc[plan.balance["level"] == lv, col].sum() for lv in levels])
+                bars = a.bar(x + (j - (len(runs) - 1) / 2) * width, np.nan_to_num(vals), width * 0.95,
+                             color=f"C{j % 10}", label=name)
+                a.bar_label(bars, labels=[f"{v:,.0f}" if np.isfinite(v) else "–" for v in vals],
+                            fontsize=6.5, padding=1, rotation=90 if len(runs) > 3 else 0)
+            a.set_xticks(x, [_level_label(district, lv, cjk is not None) for lv in levels])
+            a.set_title(title)
+            a.set_ylabel("pupil-years (summed over the plan's years)")
+            a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
+            a.margins(y=0.15)
+            a.grid(axis="y", alpha=0.3, lw=0.5)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=min(6, len(runs)), title="scenario")
+        fig.suptitle("Shortfall and overcrowding by scenario", fontsize=12)
+        return fig
+
+
+def write_compare_figures(out_dir, runs: Mapping[str, object]) -> list[Path]:
+    """Write ``compare_demand.png`` (pupils by level, scenarios overlaid) and
+    ``compare_shortfall.png`` (pupil-years without a place / overcrowded per scenario and level).
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created).
+    runs
+        Scenario name → run (``demand``, ``plan``, ``district``).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [_save(compare_demand_figure(runs), out / "compare_demand.png")]
+    if any(getattr(r, "plan", None) is not None for r in runs.values()):
+        paths.append(_save(compare_shortfall_figure(runs), out / "compare_shortfall.png"))
+    return paths
+
