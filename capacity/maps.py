@@ -181,10 +181,11 @@ def _nice_length(span_m: float) -> float:
     return k
 
 
-def _scale_bar(ax, x0: float, y0: float, span_m: float) -> None:
-    """Two-segment scale bar in metres (data coordinates of a metric CRS) at ``x0, y0``."""
+def _scale_bar(ax, x0: float, y0: float, span_m: float, m_per_in: float) -> None:
+    """Two-segment scale bar in metres (data coordinates of a metric CRS) at ``x0, y0``, about a
+    fifth of ``span_m`` long; ``m_per_in`` (metres per inch on the page) sets its thickness."""
     length = _nice_length(span_m)
-    h = span_m * 0.008
+    h = 0.05 * m_per_in
     for i in range(2):
         ax.add_patch(Rectangle((x0 + i * length / 2, y0), length / 2, h, facecolor="k" if i == 0 else "w",
                                edgecolor="k", linewidth=0.8, zorder=6))
@@ -196,7 +197,7 @@ def _scale_bar(ax, x0: float, y0: float, span_m: float) -> None:
     unit = "km" if km >= 1 else "m"
     val = km if km >= 1 else length
     for x, v in ((x0, 0), (x0 + length / 2, val / 2), (x0 + length, val)):
-        ax.text(x, y0 + 2.2 * h, fmt(v) + (f" {unit}" if x == x0 + length else ""), ha="center",
+        ax.text(x, y0 + 1.6 * h, fmt(v) + (f" {unit}" if x == x0 + length else ""), ha="center",
                 va="bottom", fontsize=7, zorder=6)
 
 
@@ -363,32 +364,40 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
 
     minx, miny, maxx, maxy = streets.total_bounds
     w, h = maxx - minx, maxy - miny
-    span = max(w, h)
-    xlim = (minx - 0.04 * span, maxx + 0.04 * span)
-    ylim = (miny - 0.04 * span - 0.06 * h, maxy + 0.03 * span + 0.06 * h)
+    xlim = (minx - 0.04 * w, maxx + 0.04 * w)
+    xr = xlim[1] - xlim[0]
+    # free bands (inches) below the district for the scale bar and above it for the north arrow
+    below, above = 0.5, 0.6
     if ax is None:
         # size the figure to the district's shape: two panels side by side (inches)
-        aspect = (ylim[1] - ylim[0]) / (xlim[1] - xlim[0])
         pw = 6.6
-        mh = pw * aspect
-        if mh > 8.0:
-            mh, pw = 8.0, 8.0 / aspect
-        mh = max(mh, 2.5)
+        m_per_in = xr / pw
+        mh = h / m_per_in + below + above
+        if mh > 8.0:  # a tall district: limit the height, narrow the panels
+            mh = 8.0
+            m_per_in = h / (mh - below - above)
+            pw = xr / m_per_in
+        if mh < 2.5:  # a flat district: pad above and below
+            extra = (2.5 - mh) / 2
+            below, above, mh = below + extra, above + extra, 2.5
         top, ptitle, bottom, gap, side = 0.6, 0.35, 1.3, 0.2, 0.15
-        fw, fh = 2 * pw + gap + 2 * side, top + ptitle + mh + bottom
-        fig = _figure(figsize=(max(fw, 9.0), fh))
-        fw = max(fw, 9.0)
+        fw = max(2 * pw + gap + 2 * side, 9.0)
+        fh = top + ptitle + mh + bottom
+        fig = _figure(figsize=(fw, fh))
         x0 = (fw - (2 * pw + gap)) / 2
         axes = [fig.add_axes([(x0 + k * (pw + gap)) / fw, bottom / fh, pw / fw, mh / fh]) for k in range(2)]
-        cax = fig.add_axes([0.5 - 2.6 / fw, 0.8 / fh, 5.2 / fw, 0.16 / fh])
+        cw = min(4.6, fw - 5.4)
+        cax = fig.add_axes([(fw - cw) / 2 / fw, 0.8 / fh, cw / fw, 0.16 / fh])
         own = True
     else:
         axes = list(ax) if np.iterable(ax) else [ax]
         if len(axes) != 2:
             raise ValueError("siting_map: ax must be a pair of Axes (without, with the new schools)")
         fig = axes[0].figure
+        m_per_in = xr / max(axes[0].get_position().width * fig.get_figwidth(), 0.5)
         cax = None
         own = False
+    ylim = (miny - below * m_per_in, maxy + above * m_per_in)
 
     schools = _new_schools(district, plan, level, year, crs)
     outline = gpd.GeoSeries([streets.geometry.union_all()], crs=crs).boundary
@@ -442,8 +451,8 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
                 placer.place(gx, gy, text, _ring((10, 18, 28, 40), 8), fontsize=7.5, color=SCHOOL_COLOUR,
                              zorder=9, bbox={"boxstyle": "round,pad=0.15", "fc": "white",
                                              "ec": SCHOOL_COLOUR, "lw": 0.5, "alpha": 0.85})
-        _scale_bar(a, xlim[0] + 0.03 * span, ylim[0] + 0.03 * span, w)
-        _north_arrow(a, xlim[1] - 0.035 * span, ylim[1] - 0.045 * span, 0.06 * span)
+        _scale_bar(a, xlim[0] + 0.15 * m_per_in, ylim[0] + 0.12 * m_per_in, w, m_per_in)
+        _north_arrow(a, xlim[1] - 0.25 * m_per_in, ylim[1] - 0.22 * m_per_in, 0.3 * m_per_in)
 
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
     unit = f"pupils without a place in {year} (by home street)"
@@ -458,7 +467,11 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
     if show_candidates:
         handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
                               markeredgecolor="0.45", markersize=4, label="candidate site, not opened"))
-    axes[1].legend(handles=handles, loc="lower right", frameon=True, framealpha=0.9, fontsize=7.5)
+    if own:
+        fig.legend(handles=handles, loc="lower right", bbox_to_anchor=(0.995, 0.02), frameon=False,
+                   fontsize=7.5)
+    else:
+        axes[1].legend(handles=handles, loc="best", frameon=True, framealpha=0.9, fontsize=7.5)
     name = getattr(district, "name_zh", "") if cjk else getattr(district, "name", "")
     title = f"{name} — {_level_label(district, level, cjk)}: pupils without a place in {year}"
     if own:

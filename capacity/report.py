@@ -553,7 +553,9 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         by_year = ", ".join(
             f"{int(y)}: " + " ".join(f"{names.get(r.street, r.street)}({int(r.classes)})" for r in g.itertuples())
             for y, g in s.sort_values(["open_year", "street"]).groupby("open_year"))
-        lines.append(f"  {level}: {len(s)} schools, {_fmt(float(s['places'].sum()))} places — {by_year}")
+        n = len(s)
+        lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
+                     f" — {by_year}")
     if len(b):
         y0, y1 = int(b["year"].min()), int(b["year"].max())
         lines.append(f"Pupil-years {y0}–{y1} (pupils without a place / in overcrowded places):")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fixtures import synthetic_plan as sp
 from matplotlib.figure import Figure
-from matplotlib.text import Annotation
+from matplotlib.text import Annotation, Text
 
 from capacity import maps
 
@@ -166,3 +166,43 @@ def test_siting_map_into_given_axes(tiny):
     assert out is fig
     with pytest.raises(ValueError, match="pair of Axes"):
         maps.siting_map(tiny, r.plan, r.counterfactual, "primary", 2025, ax=axes[0])
+
+
+DONGLI = sp.TINY.parents[2] / "data" / "streets"
+
+
+@pytest.mark.skipif(not (DONGLI / "streets.gpkg").exists(), reason="no Dongli street polygons")
+def test_dongli_siting_map_labels_do_not_overlap(monkeypatch, tmp_path):
+    """Eleven real streets (three small ones close together): street and school labels stay apart."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    import pandas as pd
+
+    g = gpd.read_file(DONGLI / "streets.gpkg")
+    c = pd.read_csv(DONGLI / "streets.csv", dtype={"street": str})
+    streets = gpd.GeoDataFrame(c.merge(g, on="street"), geometry="geometry", crs=g.crs)
+    pts = streets.geometry.representative_point()
+    # four new primary schools near the street points of the first four streets
+    sites = pd.DataFrame({"site": [f"P{i}" for i in range(4)], "street": streets["street"][:4],
+                          "level": "primary", "lon": pts.x[:4] + 0.01, "lat": pts.y[:4]})
+    district = SimpleNamespace(streets=streets, sites=sites, name="Dongli District", name_zh="东丽区",
+                               levels=pd.DataFrame({"level": ["primary"], "name_zh": ["小学"],
+                                                    "first_age": [6], "last_age": [11]}))
+    rows = [(s, "primary", 2025, 1000.0 + 100 * i) for i, s in enumerate(streets["street"])]
+    demand = pd.DataFrame(rows, columns=["street", "level", "year", "pupils"])
+    new = {f"P{i}": (s, "primary", 2022 + i, 24, 1080) for i, s in enumerate(streets["street"][:4])}
+    monkeypatch.setattr(sp, "EXISTING", {(s, "primary"): 600 for s in streets["street"]})
+    plan, cf = sp.make_plan(demand, new), sp.make_plan(demand, {})
+    fig = maps.siting_map(district, plan, cf, "primary", 2025)
+    renderer = fig.canvas.get_renderer()
+    names = set(streets["name_zh"])
+    for ax in fig.axes[:2]:
+        labels = [t for t in ax.texts if t.get_text().split("\n")[0] in names or "班" in t.get_text()]
+        assert len(labels) >= 11
+        boxes = [Text.get_window_extent(t, renderer) for t in labels]  # text only, not the leader
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                assert maps._overlap(boxes[i], boxes[j]) < 4.0, (labels[i].get_text(), labels[j].get_text())
+    fig.savefig(tmp_path / "dongli.png")
+    assert "2022 · 24班" in "\n".join(t.get_text() for t in fig.axes[1].texts)

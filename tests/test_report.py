@@ -156,8 +156,8 @@ def test_plan_summary(tiny):
     text = report.plan_summary(sp.make_plan(demand), district=tiny,
                                counterfactual=sp.make_plan(demand, {}), scenario_name="tiny_base")
     assert "tiny_base" in text and "Optimal" in text and "gap 0%" in text
-    assert "kindergarten: 1 schools, 120 places — 2022: 丙(4)" in text
-    assert "primary: 1 schools, 180 places — 2023: 丙(4)" in text
+    assert "kindergarten: 1 school, 120 places — 2022: 丙(4)" in text
+    assert "primary: 1 school, 180 places — 2023: 丙(4)" in text
     lines = {ln.split()[0]: ln.split() for ln in text.splitlines() if ln.startswith("  primary")
              or ln.startswith("  kindergarten")}
     assert lines["primary"][1] == "164" and lines["kindergarten"][1] == "24"
@@ -196,3 +196,26 @@ def test_write_compare(tiny, tmp_path):
     t = pd.read_csv(paths[0])
     assert t.loc[t["measure"] == "shortfall", "proj"].isna().all()
     assert set(pd.ExcelFile(paths[2]).sheet_names) == {"compare", "schools", "demand"}
+
+
+def test_with_a_solved_plan(tiny, tmp_path):
+    """The real optimiser's Plan (extra columns, SolverReport with stages) goes through unchanged."""
+    from capacity.optimize import PlanParameters, SchoolPlanModel, SolverOptions
+
+    demand = sp.demand_table()
+    params = PlanParameters(first_year=2021, last_year=2025, plan_start=2021, plan_end=2025,
+                            new_schools={"kindergarten": 1, "primary": 1})
+    model = SchoolPlanModel(demand[["street", "level", "year", "pupils"]], tiny.supply, tiny.sites,
+                            tiny.distance_km(), params).solve(SolverOptions(time_limit=30))
+    cf = model.without_new_schools().solve(SolverOptions(time_limit=30))
+    report.write_plan(tmp_path, district=tiny, scenario_name="solved", plan=model.plan,
+                      counterfactual=cf.plan, population=sp.population_table(), demand=demand)
+    info = json.loads((tmp_path / "solver.json").read_text())
+    assert info["stages"][0]["term"] == "shortfall"
+    assert info["totals"]["shortfall"] == pytest.approx(model.plan.balance["shortfall"].sum())
+    sch = pd.read_csv(tmp_path / "schedule.csv")
+    assert sch["site"].tolist() == model.plan.schedule["site"].tolist()
+    si = gpd.read_file(tmp_path / "plan.gpkg", layer="sites")
+    assert si["opened"].sum() == len(model.plan.schedule)
+    asg = pd.read_excel(tmp_path / "plan.xlsx", sheet_name="assignment")
+    assert {"site_street", "site_name_zh"} <= set(asg.columns)
