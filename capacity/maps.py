@@ -777,12 +777,14 @@ def compare_demand_figure(runs: Mapping[str, object]) -> Figure:
                 a.set_visible(False)
                 continue
             lv = levels[k]
+            n_band = sum({"p05", "p95"} <= set(r.demand.columns) for r in runs.values())
+            alpha = max(0.06, 0.24 / max(1, n_band))
             for j, (name, run) in enumerate(runs.items()):
                 d = run.demand[run.demand["level"] == lv]
                 cols = [c for c in ("pupils", "p05", "p95") if c in d.columns]
                 s = d.groupby("year")[cols].sum().sort_index()
                 if {"p05", "p95"} <= set(s.columns):
-                    a.fill_between(s.index, s["p05"], s["p95"], color=f"C{j % 10}", alpha=0.12, lw=0)
+                    a.fill_between(s.index, s["p05"], s["p95"], color=f"C{j % 10}", alpha=alpha, lw=0)
                 a.plot(s.index, s["pupils"], color=f"C{j % 10}", lw=max(1.0, 2.6 - 0.4 * j),
                        ls=LINESTYLES[j % len(LINESTYLES)], label=name)
             a.set_title(_level_label(district, lv, cjk is not None))
@@ -807,8 +809,8 @@ def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
     with mpl.rc_context(_rc(cjk)):
         levels = _levels_of(runs)
         district = next((getattr(r, "district", None) for r in runs.values()), None)
-        fig = _figure(figsize=(max(7.5, 1.0 + 1.1 * len(levels) * max(1, len(runs)) * 0.6 * 2), 4.6),
-                      layout="constrained")
+        panel = 1.2 + 0.28 * len(levels) * max(1, len(runs))
+        fig = _figure(figsize=(min(18.0, max(9.0, 2 * panel)), 4.8), layout="constrained")
         axes = fig.subplots(1, 2, sharey=False)
         width = 0.8 / max(1, len(runs))
         x = np.arange(len(levels))
@@ -826,7 +828,7 @@ def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
                             fontsize=6.5, padding=1, rotation=90 if len(runs) > 3 else 0)
             a.set_xticks(x, [_level_label(district, lv, cjk is not None) for lv in levels])
             a.set_title(title)
-            a.set_ylabel("pupil-years (summed over the plan's years)")
+            a.set_ylabel("pupil-years (summed over all years)")
             a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
             a.margins(y=0.15)
             a.grid(axis="y", alpha=0.3, lw=0.5)

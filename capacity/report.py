@@ -633,6 +633,7 @@ def compare_table(runs: Mapping[str, object], years: Sequence[int] = (2025, 2030
         rows.append(("new schools", lv, "schools", {
             n: float((r.plan.schedule["level"] == lv).sum()) if r.plan is not None else np.nan
             for n, r in runs.items()}))
+    for lv in levels:
         rows.append(("new places", lv, "places", {
             n: float(r.plan.schedule.loc[r.plan.schedule["level"] == lv, "places"].sum())
             if r.plan is not None else np.nan for n, r in runs.items()}))
