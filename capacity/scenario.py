@@ -20,7 +20,8 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
 ``[projection]``
     :class:`capacity.projection.ProjectionAssumptions` (``end_year``, ``fertility_multiplier``,
     ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``migration_multiplier``, ``housing_shift_years``,
-    ``housing_multiplier``, ``persons_per_dwelling``, ``occupancy_lag_years``, ``district_total``).
+    ``housing_multiplier``, ``persons_per_dwelling``, ``occupancy_lag_years``, ``district_total``,
+    ``infant_survival``).
 ``[uncertainty]``
     :class:`capacity.projection.Uncertainty` (``draws``, ``fertility_sd``, ``migration_sd``,
     ``seed``, ``percentiles``).
@@ -387,7 +388,8 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("projection.persons_per_dwelling", _between(0, 20)),
     ("projection.occupancy_lag_years", _between(0, 50)),
     ("projection.housing_shift_years", _between(-50, 50)),
-    ("projection.district_total.*", _ge(0)),
+    ("projection.district_total.*", _gt(0)),
+    ("projection.infant_survival", _between(0, 1)),
     ("uncertainty.draws", _between(0, 100_000)),
     ("uncertainty.fertility_sd", _between(0, 5)),
     ("uncertainty.migration_sd", _between(0, 5)),
