@@ -208,13 +208,18 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
 
 
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):
-    from capacity.optimize import SchoolPlanModel
+    from capacity.optimize import InfeasiblePlan, SchoolPlanModel
 
     p, opts = scenario.plan, scenario.solver
     levels = [lv for lv in district.level_names if (demand["level"] == lv).any()]
     years = demand["year"].between(p.first_year, p.last_year)
-    model = SchoolPlanModel(demand.loc[years, ["street", "level", "year", "pupils"]], district.supply,
-                            district.sites, district.distance_km(), p)
+    try:
+        model = SchoolPlanModel(demand.loc[years, ["street", "level", "year", "pupils"]],
+                                district.supply, district.sites, district.distance_km(), p)
+    except (DataError, ScenarioError, InfeasiblePlan):
+        raise
+    except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
+        raise ScenarioError(f"the plan model rejects the scenario: {exc}", file=scenario.path) from exc
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
                    f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()

@@ -1,0 +1,367 @@
+"""Scenario files: extends, errors that name key, file and suggestion, the shipped scenarios."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from capacity.demand import EnrolmentRates
+from capacity.optimize import PlanParameters, SolverOptions
+from capacity.projection import ProjectionAssumptions, Uncertainty
+from capacity.scenario import Scenario, ScenarioError, load_scenario, scenario_keys
+
+ROOT = Path(__file__).parents[1]
+SCENARIOS = ROOT / "scenarios"
+SHIPPED = sorted(SCENARIOS.glob("*.toml"))
+TINY = ROOT / "tests" / "fixtures" / "tiny"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# extends
+
+
+def test_extends_merges_tables_and_child_overrides(tmp_path):
+    write(tmp_path / "base.toml", """
+name = "base"
+description = "the parent"
+data = "district"
+growth_streets = ["A"]
+[projection]
+end_year = 2032
+fertility_multiplier = 1.0
+migration_multiplier = 0.5
+[enrolment]
+kindergarten = { "2020" = 0.9, "2025" = 0.95 }
+[plan]
+new_schools = { kindergarten = 2, primary = 1 }
+[class_size.standard]
+primary = 45
+""")
+    child = write(tmp_path / "child.toml", """
+extends = "base.toml"
+[projection]
+fertility_multiplier = 0.8
+[enrolment]
+kindergarten = { "2025" = 0.97 }
+[plan]
+new_schools = { primary = 0 }
+""")
+    s = load_scenario(child)
+    assert s.name == "child"  # name is not inherited
+    assert s.description == ""
+    assert s.path == child.resolve()
+    assert s.data == (tmp_path / "district").resolve()  # relative to the file that set it
+    assert s.growth_streets == ("A",)
+    assert s.projection.fertility_multiplier == 0.8
+    assert s.projection.migration_multiplier == 0.5  # kept from the parent
+    assert s.projection.end_year == 2032
+    assert s.enrolment.paths["kindergarten"] == {2020: 0.9, 2025: 0.97}  # tables merge key by key
+    assert s.plan.new_schools == {"kindergarten": 2, "primary": 0}
+    assert s.plan.class_size == {"primary": 45.0}
+    # the sources say which file set what
+    assert s.source_of("projection.fertility_multiplier") == child.resolve()
+    assert s.source_of("projection.end_year") == (tmp_path / "base.toml").resolve()
+
+
+def test_extends_chain_and_subfolder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "a.toml", "[projection]\nend_year = 2040\nhousing_shift_years = 1\n")
+    write(tmp_path / "sub" / "b.toml", 'extends = "../a.toml"\n[projection]\nhousing_shift_years = 2\n')
+    c = write(tmp_path / "c.toml", 'extends = "sub/b.toml"\nname = "see"\n[uncertainty]\ndraws = 5\n')
+    s = load_scenario(c)
+    assert s.name == "see"
+    assert s.projection.end_year == 2040
+    assert s.projection.housing_shift_years == 2
+    assert s.uncertainty.draws == 5
+
+
+def test_a_value_replaces_an_inherited_table(tmp_path):
+    write(tmp_path / "a.toml", "[plan]\nnew_schools = { primary = 1 }\n")
+    b = write(tmp_path / "b.toml", 'extends = "a.toml"\n[plan]\nnew_schools = "off"\n')
+    assert load_scenario(b).plan.new_schools is None
+
+
+def test_extends_cycle_is_an_error(tmp_path):
+    write(tmp_path / "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path / "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="cycle") as info:
+        load_scenario(tmp_path / "a.toml")
+    assert info.value.key == "extends"
+    assert "a.toml -> b.toml -> a.toml" in str(info.value)
+
+
+def test_self_extends_is_a_cycle(tmp_path):
+    a = write(tmp_path / "a.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(a)
+
+
+def test_extends_missing_file(tmp_path):
+    a = write(tmp_path / "a.toml", '\n\nextends = "nowhere.toml"\n')
+    with pytest.raises(ScenarioError, match="does not exist") as info:
+        load_scenario(a)
+    assert info.value.line == 3
+
+
+# ------------------------------------------------------------------------------------------------
+# errors
+
+
+def test_unknown_key_names_key_file_line_and_suggestion(tmp_path):
+    write(tmp_path / "base.toml", "[plan]\nnew_schools = { primary = 1 }\n")
+    child = write(tmp_path / "child.toml", 'extends = "base.toml"\n\n[plan]\nnew_school = { primary = 2 }\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(child)
+    err = info.value
+    assert err.key == "plan.new_school"
+    assert err.file == child.resolve()
+    assert err.line == 4
+    assert err.suggestion == "plan.new_schools"
+    text = str(err)
+    assert "child.toml" in text and "line 4" in text and "plan.new_school" in text
+    assert "did you mean 'plan.new_schools'?" in text
+    assert "\n" not in text
+
+
+def test_unknown_key_in_the_parent_names_the_parent(tmp_path):
+    base = write(tmp_path / "base.toml", "[projection]\nfertility_multiplyer = 0.9\n")
+    child = write(tmp_path / "child.toml", 'extends = "base.toml"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(child)
+    assert info.value.file == base.resolve()
+    assert info.value.suggestion == "projection.fertility_multiplier"
+
+
+@pytest.mark.parametrize("text, key, suggestion", [
+    ("[projecton]\nend_year = 2030\n", "projecton", "projection"),
+    ("[solver]\ntimelimit = 10\n", "solver.timelimit", "solver.time_limit"),
+    ("[objective.weights]\nshortfal = 10\n", "objective.weights.shortfal", "objective.weights.shortfall"),
+    ("[class_size]\nstandart = { primary = 40 }\n", "class_size.standart", "class_size.standard"),
+    ("growth_street = [\"A\"]\n", "growth_street", "growth_streets"),
+])
+def test_unknown_keys_everywhere(tmp_path, text, key, suggestion):
+    f = write(tmp_path / "s.toml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(f)
+    assert info.value.key == key
+    assert info.value.suggestion == suggestion
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("[plan]\nnew_schools = { primary = 2.5 }\n", "plan.new_schools.primary", "integer"),
+    ("[projection]\nend_year = \"2030\"\n", "projection.end_year", "integer"),
+    ("[projection]\nfertility_multiplier = true\n", "projection.fertility_multiplier", "number"),
+    ("[uncertainty]\npercentiles = 5\n", "uncertainty.percentiles", "array"),
+    ("[enrolment]\nprimary = 1.0\n", "enrolment.primary", "table"),
+    ("[enrolment]\nprimary = { \"y2020\" = 1.0 }\n", "enrolment.primary.y2020", "year"),
+    ("[catchment]\nsenior = \"everywhere\"\n", "catchment.senior", '"district"'),
+    ("[solver]\ntime_limit = \"none\"\n", "solver.time_limit", '"off"'),
+    ("plan = 3\n", "plan", "table"),
+])
+def test_wrong_type_names_key_and_expected_type(tmp_path, text, key, words):
+    f = write(tmp_path / "s.toml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(f)
+    assert info.value.key == key
+    assert words in str(info.value)
+    assert str(f.name) in str(info.value)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[enrolment]\nprimary = { \"2020\" = -0.1 }\n", "enrolment.primary.2020"),
+    ("[uncertainty]\nfertility_sd = -0.1\n", "uncertainty.fertility_sd"),
+    ("[uncertainty]\ndraws = -1\n", "uncertainty.draws"),
+    ("[objective]\nmethod = \"weighed\"\n", "objective.method"),
+    ("[plan]\ncount_rule = \"some\"\n", "plan.count_rule"),
+    ("[plan]\npublic_share_min = 1.5\n", "plan.public_share_min"),
+    ("[solver]\nsolver = \"gurobi\"\n", "solver.solver"),
+    ("[projection]\nend_year = 2028\n[plan]\nlast_year = 2030\n", "projection.end_year"),
+    ("[plan]\nplan_start = 2025\nplan_end = 2022\n", "plan.plan_end"),
+    ("[plan]\nplaces_rule = \"exact\"\n", "plan.kindergarten_new_places"),
+    ("[class_size.maximum]\nprimary = 40\n", "class_size.maximum.primary"),
+    ("[class_size]\nstandard = { primary = 0 }\n", "class_size.standard.primary"),
+    ("[objective.weights]\ntravel = -1\n", "objective.weights.travel"),
+])
+def test_values_out_of_range(tmp_path, text, key):
+    f = write(tmp_path / "s.toml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(f)
+    assert info.value.key == key
+
+
+def test_invalid_toml_gives_the_line(tmp_path):
+    f = write(tmp_path / "s.toml", "[plan]\nfirst_year = 2021\nlast_year = \n")
+    with pytest.raises(ScenarioError, match="not valid TOML") as info:
+        load_scenario(f)
+    assert info.value.line == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "nothing.toml")
+
+
+def test_off_and_district_mean_none(tmp_path):
+    f = write(tmp_path / "s.toml", """
+[plan]
+public_share_min = "off"
+kindergarten_new_places = "off"
+[catchment]
+kindergarten = 0
+senior = "district"
+[solver]
+time_limit = "off"
+threads = 2
+""")
+    s = load_scenario(f)
+    assert s.plan.public_share_min is None
+    assert s.plan.kindergarten_new_places is None
+    assert s.plan.catchment_km == {"kindergarten": 0.0, "senior": None}
+    assert s.solver.time_limit is None and s.solver.threads == 2
+
+
+def test_empty_file_gives_the_defaults(tmp_path):
+    s = load_scenario(write(tmp_path / "empty.toml", ""))
+    assert s.name == "empty"
+    assert s.projection == ProjectionAssumptions()
+    assert s.uncertainty == Uncertainty()
+    assert s.plan == PlanParameters()
+    assert s.solver == SolverOptions()
+    assert s.enrolment == EnrolmentRates(paths={})
+    assert s.data is None
+
+
+def test_schema_follows_the_dataclasses():
+    keys = set(scenario_keys())
+    for cls, section in ((ProjectionAssumptions, "projection"), (Uncertainty, "uncertainty"),
+                         (SolverOptions, "solver")):
+        for f in dataclasses.fields(cls):
+            assert f"{section}.{f.name}" in keys or f"{section}.{f.name}.*" in keys
+    moved = {"class_size", "max_class_size", "catchment_km", "weights", "method", "lex_tolerance"}
+    for f in dataclasses.fields(PlanParameters):
+        if f.name not in moved:
+            assert f"plan.{f.name}" in keys or f"plan.{f.name}.*" in keys
+    assert {"class_size.standard.*", "class_size.maximum.*", "catchment.*", "objective.method",
+            "objective.weights.*", "enrolment.*"} <= keys
+
+
+# ------------------------------------------------------------------------------------------------
+# the shipped scenarios
+
+
+def test_the_shipped_scenarios_are_there():
+    names = {p.stem for p in SHIPPED}
+    assert {"baseline", "low_fertility", "high_fertility", "housing_fast", "housing_delayed",
+            "class_size_strict", "no_new_schools"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_scenario_loads(path):
+    s = load_scenario(path)
+    assert isinstance(s, Scenario)
+    assert s.name == path.stem
+    assert s.description
+    assert s.data == (ROOT / "data" / "streets").resolve()
+    if path.stem != "baseline":
+        assert 'extends = "baseline.toml"' in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_value_has_a_comment(path):
+    """Each key line is preceded by a comment or carries one (the source or the reason)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if "=" not in s or s.startswith(("#", "[", '"')) or s.startswith(("name", "description")):
+            continue
+        if s.startswith(("2", "1")) or line.startswith((" ", "\t")):
+            continue  # inside a multi-line string or array
+        before = [x.strip() for x in lines[:i] if x.strip()]
+        above = before[-1] if before else ""
+        assert "#" in s or above.startswith("#") or "=" in above, f"{path.name}:{i + 1}: {s}"
+
+
+def test_baseline_equals_the_plan():
+    s = load_scenario(SCENARIOS / "baseline.toml")
+    p = s.plan
+    assert p.new_schools == {"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2}
+    assert p.count_rule == "exact"
+    assert p.kindergarten_new_places == 9180 and p.places_rule == "exact"
+    assert (p.plan_start, p.plan_end) == (2021, 2025)
+    assert p.first_year == 2021 and p.last_year >= 2030
+    assert p.target_year == 2025
+    assert p.public_share_min == 0.5 and p.inclusive_share_min == 0.83
+    assert s.enrolment.paths["kindergarten"] == {2020: 0.915, 2025: 0.95}
+    assert s.enrolment.paths["primary"] == {2020: 1.0}
+    assert s.enrolment.paths["junior"] == {2020: 1.0}
+    assert s.enrolment.paths["senior"] == {2020: 0.967, 2025: 0.99}
+    assert p.class_size == {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50}
+    assert p.max_class_size == {"kindergarten": 35, "primary": 55, "junior": 55, "senior": 55}
+    assert p.catchment_km["senior"] is None
+    assert p.catchment_km["kindergarten"] <= p.catchment_km["primary"] <= p.catchment_km["junior"]
+    assert set(s.growth_streets) == {"120110006", "120110009", "120110003", "120110005", "120110011",
+                                     "120110007", "120110010"}
+    assert s.projection.end_year >= p.last_year
+    assert s.uncertainty.draws > 0
+
+
+def test_children_differ_from_the_baseline_where_they_say():
+    base = load_scenario(SCENARIOS / "baseline.toml")
+    low = load_scenario(SCENARIOS / "low_fertility.toml")
+    high = load_scenario(SCENARIOS / "high_fertility.toml")
+    assert low.projection.fertility_multiplier < 1 < high.projection.fertility_multiplier
+    assert low.plan == base.plan and low.enrolment == base.enrolment
+    fast = load_scenario(SCENARIOS / "housing_fast.toml")
+    slow = load_scenario(SCENARIOS / "housing_delayed.toml")
+    assert fast.projection.housing_shift_years < 0 < slow.projection.housing_shift_years
+    strict = load_scenario(SCENARIOS / "class_size_strict.toml")
+    assert strict.plan.class_size["primary"] < base.plan.class_size["primary"]
+    assert strict.plan.class_size["junior"] < base.plan.class_size["junior"]
+    assert strict.plan.class_size["kindergarten"] == base.plan.class_size["kindergarten"]
+    none = load_scenario(SCENARIOS / "no_new_schools.toml")
+    assert set(none.plan.new_schools.values()) == {0}
+    assert none.plan.places_rule == "off"
+    assert none.plan.public_share_min is None and none.plan.inclusive_share_min is None
+
+
+# ------------------------------------------------------------------------------------------------
+# against a district
+
+
+def test_scenario_checked_against_the_district(tmp_path):
+    from capacity.data import load_district
+    from capacity.pipeline import check_scenario
+
+    district = load_district(TINY)
+    good = """
+[enrolment]
+kindergarten = { "2020" = 0.9 }
+primary = { "2020" = 1.0 }
+[plan]
+new_schools = { kindergarten = 1, primary = 1 }
+"""
+    check_scenario(load_scenario(write(tmp_path / "good.toml", good)), district)
+    bad = write(tmp_path / "bad.toml", good.replace("primary = 1 }", "primry = 1 }"))
+    with pytest.raises(ScenarioError) as info:
+        check_scenario(load_scenario(bad), district)
+    assert info.value.key == "plan.new_schools.primry"
+    assert info.value.suggestion == "plan.new_schools.primary"
+    assert info.value.file == bad.resolve()
+    missing = write(tmp_path / "missing.toml", '[enrolment]\nprimary = { "2020" = 1.0 }\n')
+    with pytest.raises(ScenarioError, match="kindergarten"):
+        check_scenario(load_scenario(missing), district)
+    streets = write(tmp_path / "streets.toml", good + 'growth_streets = ["A", "D"]\n'.replace(
+        "growth", "\n# x\ngrowth"))
+    # growth_streets after a table header belongs to [plan]: an unknown key there
+    with pytest.raises(ScenarioError, match="unknown key"):
+        load_scenario(streets)
+    streets = write(tmp_path / "streets2.toml", 'growth_streets = ["A", "D"]\n' + good)
+    with pytest.raises(ScenarioError, match="no street 'D'"):
+        check_scenario(load_scenario(streets), district)
