@@ -439,45 +439,59 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
     q = inp.death_probability
     surv = 1.0 - q                                                  # (2, A)
     mig = float(a.migration_multiplier) * inp.net_rate              # (S, 2, A)
-    # End-of-year factor of net migration, (D, S, 2, A).
-    g = 1.0 + mig_mult[:, None, None, None] * mig[None]
-    if np.any(g < 0):
-        d, s, x, age = (int(v[0]) for v in np.nonzero(g < 0))
+    # The end-of-year factor of net migration is 1 + M_d × mig (M_d > 0); its minimum over the
+    # draws is at the largest M_d where mig < 0.
+    d_max = int(np.argmax(mig_mult))
+    bad = 1.0 + mig_mult[d_max] * mig < 0
+    if np.any(bad):
+        s, x, age = (int(v[0]) for v in np.nonzero(bad))
         raise ValueError(
             f"net migration would remove more than all residents of street {inp.streets[s]} "
             f"({SEXES[x]}, age {age}) from year {years[1] if n_y > 1 else years[0]}: "
             f"net_rate {inp.net_rate[s, x, age]:g} × migration_multiplier {a.migration_multiplier:g}"
-            + (f" × draw {d} factor {mig_mult[d]:.4g}" if n_d > 1 else "")
+            + (f" × draw {d_max} factor {mig_mult[d_max]:.4g}" if n_d > 1 else "")
             + " < -1"
         )
-    shift = surv[None, None, :, :-1] * g[..., 1:]                   # a -> a+1, (D, S, 2, A-1)
-    stay_open = surv[None, None, :, -1] * g[..., -1]                # open group, (D, S, 2)
+    # a -> a+1: survival × migration at the age reached, (D, S, 2, A-1)
+    shift = np.multiply.outer(mig_mult, mig[..., 1:])
+    shift += 1.0
+    stay_open = shift[..., -1] * surv[None, None, :, -1]             # open group, (D, S, 2)
+    shift *= surv[None, None, :, :-1]
     srb = inp.birth_sex_ratio
     split = np.array([srb / (1 + srb), 1 / (1 + srb)])
     infant = (np.full(2, float(a.infant_survival)) if a.infant_survival is not None
               else surv[:, 0])
-    to_age0 = (split * infant)[None, None, :] * g[..., 0]           # (D, S, 2)
+    to_age0 = (split * infant)[None, None, :] * (1.0 + np.multiply.outer(mig_mult, mig[..., 0]))
 
     inflow_dw = _housing_inflow_dwellings(inp, a, years)            # (Y, S)
     movers = float(a.persons_per_dwelling) * inp.movers             # (2, A)
     controls = {int(y): float(v) for y, v in (a.district_total or {}).items()}
 
-    cur = np.broadcast_to(inp.population, (n_d, n_s, 2, n_a)).copy()
-    new = np.empty_like(cur)
     kept = inp.ages[keep]
     persons = np.empty((n_d, n_y, n_s, 2, len(kept)))
-    persons[:, 0] = cur[..., keep]
     births = np.zeros((n_d, n_y, n_s))
+    direct = isinstance(keep, slice) and keep == slice(None)
+    if direct:          # work in the output array itself: no copies
+        persons[:, 0] = inp.population
+    else:
+        cur = np.broadcast_to(inp.population, (n_d, n_s, 2, n_a)).copy()
+        new = np.empty_like(cur)
+        persons[:, 0] = cur[..., keep]
+    inflow = np.empty((n_d, n_s, 2, n_a)) if inflow_dw.any() else None
+    women = np.empty((n_d, n_s, n_a - 1))
     fert_mult_col = fert_mult[:, None]
     for k in range(1, n_y):
+        if direct:
+            cur, new = persons[:, k - 1], persons[:, k]
         np.multiply(cur[..., :-1], shift, out=new[..., 1:])
         new[..., -1] += cur[..., -1] * stay_open
         new[..., 0] = 0.0
-        if inflow_dw[k].any():
+        if inflow is not None and inflow_dw[k].any():
             h = inflow_dw[k][:, None, None] * movers[None]           # (S, 2, A)
-            new += mig_mult[:, None, None, None] * h[None]
-        women = cur[:, :, 1, 1:] + new[:, :, 1, 1:]                  # (D, S, A-1)
-        b = 0.5 * (women @ asfr[k, 1:]) * fert_mult_col              # (D, S)
+            np.multiply.outer(mig_mult, h, out=inflow)
+            new += inflow
+        np.add(cur[:, :, 1, 1:], new[:, :, 1, 1:], out=women)        # (D, S, A-1)
+        b = 0.5 * np.einsum("dsa,a->ds", women, asfr[k, 1:]) * fert_mult_col   # (D, S)
         new[..., 0] += b[:, :, None] * to_age0
         year = int(years[k])
         if year in controls:
@@ -485,9 +499,10 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
             if np.any(tot <= 0):
                 raise ValueError(f"district_total: no residents to scale in {year}")
             new *= (controls[year] / tot)[:, None, None, None]
-        persons[:, k] = new[..., keep]
         births[:, k] = b
-        cur, new = new, cur
+        if not direct:
+            persons[:, k] = new[..., keep]
+            cur, new = new, cur
     return years, persons, births, asfr
 
 
