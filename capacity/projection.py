@@ -26,15 +26,20 @@ every later year. One projection step, year ``t`` → ``t + 1``, is, for every s
    women of each age is approximated by the mean of the women aged ``a`` at the start of the year and
    those aged ``a`` at the end (after survival, migration and housing inflow). Boys are
    ``B × SRB / (1 + SRB)``, girls ``B / (1 + SRB)``. A fraction ``1 - q[sex, 0]`` of them is alive
-   at the end of the year (or ``infant_survival`` when given; ``q_0`` is then applied once more
-   from age 0 to age 1, overstating infant deaths by at most ``q_0`` — 0.3 % for Dongli), and the
-   street's age-0 net-migration rate applies to them.
+   at the end of the year (or ``infant_survival`` when given), and the street's age-0
+   net-migration rate applies to them. Since ``q_0`` is applied again from age 0 to age 1, the
+   default overstates infant deaths by at most ``q_0`` of a cohort (0.3 % for Dongli).
 5. **Control totals (optional).** When ``district_total`` names the year, every street × sex × age
    cell of that year is scaled by the same factor so that they sum to the total; the scaled
    population is carried into the next year. Births are flows and are not scaled.
 
 Everything is vectorised over (draw, street, sex, age); the only Python loop is over years.
-The result is deterministic; Monte-Carlo draws (:func:`project_draws`) are seeded.
+The result is deterministic; Monte-Carlo draws (:func:`project_draws`) are seeded. For demand
+only, pass ``keep_ages=capacity.demand.school_ages(levels)`` to :func:`project_draws`: 1,000 draws
+of all 101 ages over 16 years for 11 streets are 280 MB.
+
+Entry points: :func:`project` (a ``District`` or :class:`ProjectionInputs`), :func:`project_arrays`
+(plain arrays), :func:`project_draws`; results :class:`Projection` and :class:`ProjectionDraws`.
 """
 
 from __future__ import annotations
