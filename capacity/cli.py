@@ -235,7 +235,7 @@ def _compare(args, progress) -> int:
 
         with pd.option_context("display.width", 200, "display.max_columns", 20,
                                "display.max_rows", 200):
-            print(pd.read_csv(csv).to_string(index=False))
+            print(pd.read_csv(csv).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     print(f"Compared {len(runs)} scenarios; results ({len(paths)} files) in {args.out}")
     return 0
 

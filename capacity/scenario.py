@@ -331,7 +331,7 @@ def _convert(value, hint, key: str, none_word: str = OFF):
             out[kk] = _convert(v, vtype, sub, none_word)
         return out
     if origin is tuple:
-        (item, *more) = typing.get_args(hint)
+        item = typing.get_args(hint)[0]
         if not isinstance(value, list):
             raise _Bad(key, f"expected an array, {_got(value)}")
         return tuple(_convert(v, item, f"{key}.{i}", none_word) for i, v in enumerate(value))
