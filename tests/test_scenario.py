@@ -365,3 +365,28 @@ new_schools = { kindergarten = 1, primary = 1 }
     streets = write(tmp_path / "streets2.toml", 'growth_streets = ["A", "D"]\n' + good)
     with pytest.raises(ScenarioError, match="no street 'D'"):
         check_scenario(load_scenario(streets), district)
+
+
+@pytest.fixture(scope="module")
+def dongli():
+    from capacity.data import load_district
+
+    return load_district(ROOT / "data" / "streets")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_scenarios_fit_the_dongli_data(path, dongli):
+    """Levels, street codes and years of every shipped scenario exist in data/streets."""
+    from capacity.pipeline import check_scenario
+
+    check_scenario(load_scenario(path), dongli)
+
+
+def test_baseline_projects_on_dongli(dongli):
+    from capacity.pipeline import run_scenario
+
+    run = run_scenario(SCENARIOS / "baseline.toml", solve=False, district=dongli)
+    assert run.plan is None and run.name == "baseline"
+    assert set(run.demand["level"]) == {"kindergarten", "primary", "junior", "senior"}
+    assert {"p05", "p50", "p95"} <= set(run.demand.columns)
+    assert run.population["year"].max() == 2035
