@@ -507,6 +507,7 @@ def _draw_demand(a, bal, cf, dem, level, street=None, legend=False):
         if street is not None:
             d = d[d["street"] == street]
         d = d.groupby("year")[["p05", "p95"]].sum().sort_index()
+        d = d.loc[s.index.min():s.index.max()]  # the band covers the years the plan balances
         a.fill_between(d.index, d["p05"], d["p95"], color="C0", alpha=0.15, lw=0,
                        label="pupils, 90% interval")
     a.plot(s.index, s["pupils"], color="C0", lw=2, marker="o", ms=2.5, label="pupils (demand)")
