@@ -24,7 +24,7 @@ School-place planning for a district: projects children by street and year, turn
 pupils by school level, and decides where and when the planned new schools open so that every
 child has a place in a class of standard size.
 
-A district is a folder of CSV files (default data/streets; see docs/design.md). A scenario is a
+A district is a folder of CSV files (default data/streets; its format is in README.md). A scenario is a
 TOML file of assumptions (see scenarios/baseline.toml, the plan as written)."""
 
 EPILOG = """\
