@@ -826,8 +826,9 @@ def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
                 bars = a.bar(x + (j - (len(runs) - 1) / 2) * width, np.nan_to_num(vals), width * 0.95,
                              color=f"C{j % 10}", label=name)
                 a.bar_label(bars, labels=[f"{v:,.0f}" if np.isfinite(v) else "–" for v in vals],
-                            fontsize=6.5, padding=1, rotation=90 if len(runs) > 3 else 0)
-            a.set_xticks(x, [_level_label(district, lv, cjk is not None) for lv in levels])
+                            fontsize=6.5, padding=1, rotation=90 if len(runs) > 2 else 0)
+            a.set_xticks(x, [_level_label(district, lv, cjk is not None).replace(" ", "\n")
+                             for lv in levels])
             a.set_title(title)
             a.set_ylabel("pupil-years (summed over all years)")
             a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
