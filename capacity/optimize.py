@@ -52,7 +52,10 @@ flips the trade), and lexicographic results do not depend on the units of the te
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -383,10 +386,57 @@ def _make_solver(options: SolverOptions, time_limit: float | None, start: dict |
     raise ValueError(f"unknown solver {options.solver!r}: expected 'highs' or 'cbc'")
 
 
+@contextlib.contextmanager
+def _stdout_fd_silenced():
+    """Send what C code writes to file descriptor 1 to ``os.devnull`` for the duration.
+
+    highspy 1.16 prints its banner ("Running HiGHS ... Copyright ...") from the C++ constructor of the
+    first ``Highs()`` of a process, before any option (``output_flag``) can be set, so PuLP's
+    ``msg=False`` cannot stop it. If fd 1 cannot be redirected, nothing is silenced.
+    """
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    libc = None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+    except Exception:  # noqa: BLE001 - no C library handle (not Linux/macOS): skip the C flush
+        libc = None
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        if libc is not None:
+            with contextlib.suppress(Exception):
+                libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 class _HiGHS(pulp.HiGHS):
-    """PuLP's HiGHS interface, plus a MIP start (the previous lexicographic stage's solution)."""
+    """PuLP's HiGHS interface, plus a MIP start (the previous lexicographic stage's solution) and a
+    silent solve with ``msg=False`` (PuLP sets ``output_flag=False`` only after highspy's constructor
+    has printed its banner; see ``_stdout_fd_silenced``)."""
 
     start: dict | None = None
+
+    def createAndConfigureSolver(self, lp):  # noqa: N802 (PuLP's name)
+        if self.msg:
+            return super().createAndConfigureSolver(lp)
+        with _stdout_fd_silenced():
+            super().createAndConfigureSolver(lp)
+        lp.solverModel.setOptionValue("output_flag", False)
+        lp.solverModel.setOptionValue("log_to_console", False)
 
     def callSolver(self, lp):  # noqa: N802 (PuLP's name)
         if self.start:

@@ -440,3 +440,33 @@ def test_cbc_selectable_or_clear_error():
     h = solved(pup, ex, sites, new_schools={LV: 2}).report
     assert r.shortfall == pytest.approx(h.shortfall, abs=1e-4)
     assert r.travel == pytest.approx(h.travel, rel=1e-4, abs=1e-3)
+
+
+def test_highs_silent_without_msg(capfd):
+    """``msg=False``: no HiGHS banner or log on stdout/stderr (the banner comes from the first
+    ``highspy.Highs()`` of a process, so the first solve runs in a fresh interpreter)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, "tests")
+        from test_optimize import medium, solved
+        pup, ex, sites = medium()
+        plan = solved(pup, ex, sites, new_schools={"primary": 2})
+        assert len(plan.schedule) == 2
+    """)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    assert "HiGHS" not in out.stderr
+    # and in this process (captured at the file-descriptor level)
+    capfd.readouterr()
+    pup, ex, sites = medium()
+    solved(pup, ex, sites, new_schools={LV: 2})
+    got = capfd.readouterr()
+    assert got.out == "" and "HiGHS" not in got.err
