@@ -8,7 +8,10 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_optimize.py [--time-limit 300] [--only dongli|city]
-        [--method lexicographic|weighted] [--solver highs|cbc]
+        [--method lexicographic|weighted] [--solver highs|cbc] [--threads 1] [--msg]
+
+``--msg`` shows the HiGHS log. Each stage line gives the stage's time, objective, bound and gap (for
+a model solved level by level, summed over the levels).
 """
 
 from __future__ import annotations
@@ -112,7 +115,9 @@ def run(name, demand, supply, sites, dist, params, options):
     print(f"   streets {dist.shape[0]}, sites {len(sites)}, years {params.first_year}-{params.last_year}")
     print(f"   variables {len(b.V):,} (binaries {len(model.options):,}, arcs {len(model.arcs):,}), "
           f"constraints {b.n_constraints:,}")
-    print(f"   model build {build:.2f} s")
+    parts = [c[0] for c in (b.components or [])]
+    print(f"   model build {build:.2f} s; solved " + (f"level by level ({', '.join(parts)})" if parts
+                                                      else "as one model"))
     if problems:
         print("   check:", *problems, sep="\n     ")
         return
@@ -134,8 +139,11 @@ def main(argv=None):
     ap.add_argument("--only", choices=("dongli", "city"))
     ap.add_argument("--method", default="lexicographic")
     ap.add_argument("--solver", default="highs")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--msg", action="store_true", help="show the solver log")
     args = ap.parse_args(argv)
-    options = SolverOptions(solver=args.solver, time_limit=args.time_limit, mip_gap=1e-4, threads=1)
+    options = SolverOptions(solver=args.solver, time_limit=args.time_limit, mip_gap=1e-4, threads=args.threads,
+                            msg=args.msg)
     catch = {"kindergarten": 2.0, "primary": 2.0, "junior": 4.0, "senior": None}
     if args.only in (None, "dongli"):
         name, dem, sup, sit, dist = dongli_instance()

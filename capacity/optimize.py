@@ -48,6 +48,13 @@ default because the plan's priorities are strict: no finite weight guarantees th
 never traded for pupil-km or money (with weights, a long enough catchment or an expensive enough site
 flips the trade), and lexicographic results do not depend on the units of the terms.
 ``method="weighted"`` minimises ``sum_k w_k term_k`` once (faster: one MILP instead of up to four).
+
+Solving level by level: the levels share no variable, and no constraint links them unless
+``max_cost_per_year`` is set (checked row by row while building), and every term is a sum over levels.
+The model is then solved as one independent MILP per level (smallest first, each with an equal share
+of the time left; every lexicographic stage fixes each level's own optimum), which gives the same
+optimum as the whole but adds the branch-and-bound trees of the levels instead of multiplying them.
+The report sums objectives and bounds over the levels (the model sizes are the whole model's).
 """
 
 from __future__ import annotations
@@ -470,6 +477,9 @@ class _Built:
     terms: dict
     n_constraints: int
     seconds: float
+    #: independent parts (one per level when no constraint links levels): (level, constraints,
+    #: indices into ``V``); empty when the model must be solved as a whole
+    components: list = None
 
 
 class SchoolPlanModel:
@@ -831,6 +841,14 @@ class SchoolPlanModel:
         self._offsets = (A0, U0, O0, X0, len(V))
         self._py, self._o_py = py, o_py
         n_con = 0
+        # level of every variable: constraints that stay inside one level make independent parts
+        lcode = {lv: i for i, lv in enumerate(self.levels)}
+        pool_lv = pools["level"].map(lcode).to_numpy()
+        varlev = np.r_[arcs["level"].map(lcode).to_numpy(), nodes["level"].map(lcode).to_numpy(),
+                       pool_lv[o_py["pool"].to_numpy()] if no else np.array([], int),
+                       opt["level"].map(lcode).to_numpy()].astype(np.int64)
+        comp_cons: list[list] = [[] for _ in self.levels]
+        linked = False
 
         def rows(family, row, col, coef, rhs, sense):
             nonlocal n_con
@@ -852,9 +870,15 @@ class SchoolPlanModel:
             starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
             ends = np.r_[starts[1:], len(row)]
             cl, vl = col.tolist(), coef.tolist()
-            for r, s, e in zip(row[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+            lv = varlev[col]
+            lo, hi = np.minimum.reduceat(lv, starts), np.maximum.reduceat(lv, starts)
+            nonlocal linked
+            linked = linked or bool((lo != hi).any())
+            for r, s, e, c in zip(row[starts].tolist(), starts.tolist(), ends.tolist(), lo.tolist(), strict=True):
                 expr = pulp.LpAffineExpression(list(zip([V[c] for c in cl[s:e]], vl[s:e], strict=True)))
-                prob.addConstraint(pulp.LpConstraint(expr, sense, name=f"{family}_{r}", rhs=float(rhs[r])))
+                con = pulp.LpConstraint(expr, sense, name=f"{family}_{r}", rhs=float(rhs[r]))
+                prob.addConstraint(con)
+                comp_cons[c].append(con)
                 n_con += 1
 
         LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
@@ -905,6 +929,7 @@ class SchoolPlanModel:
                 dummy = add_var("kgplaces_none", 0, 0) if add_var else pulp.LpVariable("kgplaces_none", 0, 0)
                 prob.addConstraint(pulp.LpConstraint(_expr([dummy], [1.0]), EQ, "kgplaces_0",
                                                      rhs=float(p.kindergarten_new_places)))
+                linked = True  # (infeasible: solved as a whole, then diagnosed)
         # yearly limits
         if "yearly_limits" not in relax:
             if p.max_openings_per_year:
@@ -938,6 +963,7 @@ class SchoolPlanModel:
                 else:
                     dummy = (add_var or pulp.LpVariable)(f"share{flag}_none", 0, 0)
                     prob.addConstraint(pulp.LpConstraint(_expr([dummy], [1.0]), GE, f"share{flag}_0", rhs=need))
+                    linked = True
 
         terms = {
             "shortfall": _expr(V[U0:O0], [1.0] * nu),
@@ -949,7 +975,15 @@ class SchoolPlanModel:
             "early": _expr([V[X0 + i] for i in np.flatnonzero(opt["early"].to_numpy() > 0)],
                            opt.loc[opt["early"] > 0, "early"].tolist()),
         }
-        return _Built(prob=prob, V=V, terms=terms, n_constraints=n_con, seconds=0.0)
+        components = []
+        if not linked:
+            for c, lv in enumerate(self.levels):
+                idx = np.flatnonzero(varlev == c)
+                if len(idx):
+                    components.append((lv, comp_cons[c], idx))
+            if len(components) < 2:
+                components = []
+        return _Built(prob=prob, V=V, terms=terms, n_constraints=n_con, seconds=0.0, components=components)
 
     # ---------------------------------------------------------------------------------------------
     def _weights(self) -> dict[str, float]:
@@ -958,9 +992,9 @@ class SchoolPlanModel:
             w.update({k: float(v) for k, v in self.params.weights.items()})
         return w
 
-    def _stage_objectives(self):
+    def _stage_objectives(self, terms=None):
         w = self._weights()
-        t = self._built.terms
+        t = self._built.terms if terms is None else terms
         if self.params.method == "weighted":
             e = pulp.LpAffineExpression()
             for k in (*TERMS, "early"):
@@ -977,13 +1011,16 @@ class SchoolPlanModel:
             stages = [("shortfall", t["shortfall"])]
         return stages
 
-    def _run(self, options: SolverOptions, stages, deadline, start=None):
-        """Solve the stages in order; returns (records, values, ok)."""
+    def _run(self, options: SolverOptions, stages, deadline, start=None, prob=None, V=None, is_mip=None):
+        """Solve the stages in order on ``prob`` (default: the whole model) with variables ``V``;
+        returns (records, values of ``V``)."""
         b = self._built
-        prob = b.prob
+        prob = b.prob if prob is None else prob
+        V = b.V if V is None else V
+        is_mip = bool(len(self.options)) if is_mip is None else is_mip
         records = []
         values = None
-        names = [v.name for v in b.V]
+        names = [v.name for v in V]
         for k, (term, expr) in enumerate(stages):
             tl = None
             if deadline is not None:
@@ -998,7 +1035,7 @@ class SchoolPlanModel:
                 obj = float(obj) if obj is not None else (0.0 if has else None)
                 bound = None
                 if has and options.solver.lower() == "highs":
-                    bound = _highs_bound(prob, obj, optimal, bool(len(self.options)))
+                    bound = _highs_bound(prob, obj, optimal, is_mip)
                 elif has and optimal:
                     bound = obj
                 gap = relative_gap(obj, bound)
@@ -1015,13 +1052,63 @@ class SchoolPlanModel:
                             "_sol_status": sol_status})
             if not has:
                 break
-            values = np.array([v.varValue if v.varValue is not None else 0.0 for v in b.V], float)
+            values = np.array([v.varValue if v.varValue is not None else 0.0 for v in V], float)
             start = dict(zip(names, values.tolist(), strict=True))
             if k < len(stages) - 1:
                 tol = self.params.lex_tolerance * abs(obj) + 1e-5
                 prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE,
                                                      name=f"lex_{term}", rhs=obj + tol))
         return records, values
+
+    def _run_components(self, options: SolverOptions, deadline):
+        """Solve the independent parts (levels) one after the other, smallest first, each with an
+        equal share of the time left; returns (merged stage records, values, stages).
+
+        The levels share no constraint (checked while building), and every objective term is a sum
+        over levels, so the optimum of the whole is the sum of the parts' optima, and a lexicographic
+        stage of the whole is the same stage in every part (each part fixes its own optimum). A
+        branch-and-bound on the whole multiplies the trees of the parts; solved apart, they are
+        added."""
+        b = self._built
+        values = np.zeros(len(b.V))
+        comps = sorted(b.components, key=lambda c: len(c[2]))
+        per: list[list[dict]] = []
+        order: list[str] = []
+        planned: list[int] = []
+        x0 = self._offsets[3]
+        for j, (_lv, cons, idx) in enumerate(comps):
+            cdl = None
+            if deadline is not None:
+                cdl = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / (len(comps) - j)
+            prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
+            for con in cons:
+                prob.addConstraint(con)
+            V = [b.V[i] for i in idx]
+            own = set(V)
+            terms = {k: pulp.LpAffineExpression([(v, c) for v, c in e.items() if v in own])
+                     for k, e in b.terms.items()}
+            stages = self._stage_objectives(terms)
+            planned.append(len(stages))
+            order += [t for t, _ in stages if t not in order]
+            recs, vals = self._run(options, stages, cdl, prob=prob, V=V, is_mip=bool((idx >= x0).any()))
+            per.append(recs)
+            if vals is None:
+                return recs, None, len(stages)
+            values[idx] = vals
+        records = []
+        for term in order:
+            rs = [r for recs in per for r in recs if r["term"] == term]
+            worst = next((r for r in rs if not r["optimal"]), rs[0])
+            has = all(r["objective"] is not None for r in rs)
+            obj = sum(r["objective"] for r in rs) if has else None
+            bnd = sum(r["bound"] for r in rs) if has and all(r["bound"] is not None for r in rs) else None
+            records.append({**worst, "objective": obj, "bound": bnd, "gap": relative_gap(obj, bnd),
+                            "optimal": all(r["optimal"] for r in rs),
+                            "seconds": sum(r["seconds"] for r in rs), "parts": len(rs)})
+        # a part that stopped before its last stage: the whole is not proven optimal
+        if any(len(recs) < n for recs, n in zip(per, planned, strict=True)):
+            records[-1]["optimal"] = False
+        return records, values, len(order)
 
     def solve(self, options: SolverOptions | None = None) -> SchoolPlanModel:
         """Check, build (if needed) and solve; the result goes to ``self.plan``.
@@ -1039,7 +1126,11 @@ class SchoolPlanModel:
         b = self._built
         deadline = None if options.time_limit is None else time.perf_counter() + float(options.time_limit)
         t0 = time.perf_counter()
-        records, values = self._run(options, self._stage_objectives(), deadline)
+        if b.components:
+            records, values, n_stages = self._run_components(options, deadline)
+        else:
+            records, values = self._run(options, self._stage_objectives(), deadline)
+            n_stages = len(self._stage_objectives())
         solve_seconds = time.perf_counter() - t0
         last = records[-1]
         if values is None:
@@ -1051,7 +1142,7 @@ class SchoolPlanModel:
             raise RuntimeError(msg)
         # if a later stage found nothing, the previous stage's solution stands
         final = next(r for r in reversed(records) if r["objective"] is not None)
-        optimal = all(r["optimal"] for r in records) and len(records) == len(self._stage_objectives())
+        optimal = all(r["optimal"] for r in records) and len(records) == n_stages
         gaps = [r["gap"] for r in records if r["gap"] is not None]
         term_values = self._term_values(values)
         msgs = []

@@ -470,3 +470,44 @@ def test_highs_silent_without_msg(capfd):
     solved(pup, ex, sites, new_schools={LV: 2})
     got = capfd.readouterr()
     assert got.out == "" and "HiGHS" not in got.err
+
+
+def two_level_model(method="lexicographic", **kw):
+    """Primary (``medium``) and kindergarten (``kg_instance``) in one district."""
+    pdem, psup, psit, dist = instance(*medium())
+    k = kg_instance()
+    kg = "kindergarten"
+    p = dict(first_year=2021, last_year=2023, plan_start=2021, plan_end=2023, new_schools={LV: 2, kg: 2},
+             count_rule="at_most", class_size={LV: CS, kg: 30}, max_class_size={LV: MCS, kg: 35},
+             catchment_km={LV: 1.5, kg: 5.0}, kindergarten_new_places=210, places_rule="exact",
+             public_share_min=0.5, target_year=2022, method=method)
+    p.update(kw)
+    return SchoolPlanModel(pd.concat([pdem, k.demand]), pd.concat([psup, k.supply]),
+                           pd.concat([psit, k.sites]), dist, PlanParameters(**p))
+
+
+@pytest.mark.parametrize("method", ["lexicographic", "weighted"])
+def test_levels_solved_apart_equal_whole(method):
+    """Levels that share no constraint are solved one by one; the terms equal the whole model's."""
+    apart = two_level_model(method).build()
+    assert sorted(c[0] for c in apart._built.components) == ["kindergarten", LV]
+    ra = apart.solve(OPTS).plan.report
+    whole = two_level_model(method).build()
+    whole._built.components = []
+    rw = whole.solve(OPTS).plan.report
+    assert ra.optimal and rw.optimal
+    assert [s["term"] for s in ra.stages] == [s["term"] for s in rw.stages]
+    for t in ("shortfall", "overcrowding", "travel"):
+        assert getattr(ra, t) == pytest.approx(getattr(rw, t), rel=1e-6, abs=1e-4)
+    assert ra.objective == pytest.approx(rw.objective, rel=1e-6, abs=1e-4)
+    assert ra.variables == rw.variables and ra.constraints == rw.constraints
+    plan = apart.plan
+    assert set(plan.schedule["level"]) <= {LV, "kindergarten"}
+    assert plan.schedule.loc[plan.schedule["level"] == "kindergarten", "places"].sum() == pytest.approx(210)
+    assert np.allclose(plan.balance["assigned"] + plan.balance["shortfall"], plan.balance["pupils"])
+
+
+def test_levels_linked_by_cost_limit_solved_whole():
+    m = two_level_model(max_cost_per_year=100.0).build()
+    assert m._built.components == []
+    assert m.solve(OPTS).plan.report.optimal
