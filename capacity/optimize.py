@@ -459,6 +459,10 @@ class _HiGHS(pulp.HiGHS):
                 lp.solverModel.setSolution(sol)
             except Exception:  # a start is only a hint  # noqa: BLE001
                 pass
+        # HiGHS keeps one thread scheduler per process, sized by the first solve; a later solve
+        # asking for another number of threads then stops at once with "Not Solved". Resetting it
+        # makes every solve use its own ``threads`` option, whatever ran before in the process.
+        lp.solverModel.resetGlobalScheduler(True)
         lp.solverModel.run()
 
 

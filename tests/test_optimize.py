@@ -511,3 +511,18 @@ def test_levels_linked_by_cost_limit_solved_whole():
     m = two_level_model(max_cost_per_year=100.0).build()
     assert m._built.components == []
     assert m.solve(OPTS).plan.report.optimal
+
+
+def test_thread_count_may_change_between_solves():
+    """HiGHS sizes one scheduler per process at the first solve; a later solve with another
+    ``threads`` must still solve (it used to stop at once with "Not Solved")."""
+    pup = {(s, y): 10.0 for s in "ABC" for y in (2021, 2022)}
+
+    def model():
+        return SchoolPlanModel(*instance(pup, {"A": 1}, [("s0", "B", 2021, (1,), 1.0)]),
+                               base_params(new_schools={LV: 1}))
+
+    first = model().solve(replace(OPTS, threads=None)).plan.report
+    second = model().solve(replace(OPTS, threads=1)).plan.report
+    assert first.optimal and second.optimal
+    assert second.objective == pytest.approx(first.objective)
