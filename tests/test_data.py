@@ -224,6 +224,7 @@ def test_site_unknown_level(tiny):
     raises(tiny, file="sites.csv", line=4, column="level", match="known level")
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_geometry_without_crs(tiny):
     geo = gpd.read_file(tiny / "streets.gpkg", layer="streets")
     geo = geo.set_crs(None, allow_override=True)
