@@ -57,6 +57,15 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="show the full Python traceback instead of a one-line error")
 
 
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    """SCENARIO, --data, --out and the common flags of 'project' and 'plan'."""
+    p.add_argument("scenario", metavar="SCENARIO", type=Path, help="a scenario file (.toml)")
+    _data_arg(p)
+    p.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help="output folder (default: results/<scenario name>)")
+    _common(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the documentation and the tests)."""
     parser = argparse.ArgumentParser(prog=PROG, description=_desc(*DESCRIPTION.split("\n\n")),
@@ -90,11 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
   demand.csv      pupils to place: street, level, year, pupils, and p05, p50,
                   p95 (5%, 50% and 95% bands of the uncertainty draws)
   scenario.json   every assumption used"""))
-    p.add_argument("scenario", metavar="SCENARIO", type=Path, help="a scenario file (.toml)")
-    _data_arg(p)
-    p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="output folder (default: results/<scenario name>)")
-    _common(p)
+    _scenario_args(p)
 
     p = sub.add_parser(
         "plan", formatter_class=_FORMATTER,
@@ -120,11 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
   demand_*.png    per level: pupils and places over time, for the district and
                   the growth streets
   pyramid.png     population pyramid of the district"""))
-    p.add_argument("scenario", metavar="SCENARIO", type=Path, help="a scenario file (.toml)")
-    _data_arg(p)
-    p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="output folder (default: results/<scenario name>)")
-    _common(p)
+    _scenario_args(p)
 
     p = sub.add_parser(
         "compare", formatter_class=_FORMATTER,
