@@ -112,10 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
             "without any new school, to show what the plan buys.",
             "Writes to the output folder, besides population.csv, demand.csv and scenario.json:",
             listing="""\
+  summary.md      one page for officials (中文 and English): per level the
+                  peak places and classes short, spare places, plan vs need,
+                  schedule and capital cost by year
+  headline.csv    per level and year: pupils, places, places_short,
+                  classes_short, spare_places, utilisation
+  need.csv        schools needed per level against the plan's counts (see
+                  'capacity need'); need_schedule.csv: the needed schools
   schedule.csv    the new schools: site, street, level, open_year, classes,
                   places
-  balance.csv     pupils, places, shortfall (pupils without a place) and
-                  overcrowded pupils, by street, level and year
+  balance.csv     by street, level and year: pupils, places, places short,
+                  spare places, utilisation, shortfall (pupils without a
+                  place) and overcrowded pupils
   assignment.csv  which schools the pupils of each street attend
   solver.json     solver status, objective, bound, gap and times
   plan.xlsx       all tables, one sheet each, with street names (for Excel)
@@ -125,6 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
   demand_*.png    per level: pupils and places over time, for the district and
                   the growth streets
   pyramid.png     population pyramid of the district"""))
+    _scenario_args(p)
+
+    p = sub.add_parser(
+        "need", formatter_class=_FORMATTER,
+        help="how many new schools the projected pupils need, against the plan's counts",
+        description=_desc(
+            "Project pupils (as 'project' does), then find the fewest new schools per level, "
+            "with openings allowed in any year up to the last balance year, that leave no child "
+            "without a place at the standard class size (or, where the candidate sites cannot, "
+            "the least places short and the streets still short). Order: places short first, "
+            "then the number of schools, then their places and cost, travel last. 'plan' "
+            "writes the same assessment beside the plan as written.",
+            "Writes to the output folder, besides population.csv, demand.csv and scenario.json:",
+            listing="""\
+  need.csv            per level: plan_schools, needed_schools, plan_places,
+                      needed_places, first_needed_year, classes, places short
+                      the candidate sites cannot remove and the streets short
+  need_schedule.csv   the needed schools: site, street, level, open_year,
+                      classes, places
+  need_balance.csv    by street, level and year with the needed schools
+  need_headline.csv   district places short, classes short, spare places and
+                      utilisation per level and year"""))
     _scenario_args(p)
 
     p = sub.add_parser(
@@ -219,9 +249,34 @@ def _plan(args, progress) -> int:
     run, paths = run_plan(args.scenario, args.data, args.out, progress)
     out = paths[0].parent
     print(plan_summary(run.plan, district=run.district, counterfactual=run.counterfactual,
-                       scenario_name=run.name))
+                       scenario_name=run.name, need=run.need.table if run.need is not None else None))
     print(f"Results ({len(paths)} files) in {out}")
     return 0
+
+
+def _need(args, progress) -> int:
+    from capacity.pipeline import run_need
+
+    _check_scenario_path(args.scenario)
+    run, paths = run_need(args.scenario, args.data, args.out, progress)
+    out = paths[0].parent
+    t = run.need.table
+    print(f"{run.name}: new schools needed (fewest that leave no child without a standard place):")
+    for r in t.itertuples(index=False):
+        line = (f"  {r.level}: {r.needed_schools} needed ({r.needed_places:,.0f} places)"
+                + (f", plan {r.plan_schools}" if not _missing(r.plan_schools) else ""))
+        if round(r.remaining_places_short) > 0:
+            line += (f"; still {r.remaining_places_short:,.0f} places short in {r.remaining_peak_year}"
+                     f" ({r.streets_short})")
+        print(line)
+    print(f"Results ({len(paths)} files) in {out}")
+    return 0
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
 
 
 def _compare(args, progress) -> int:
@@ -241,7 +296,8 @@ def _compare(args, progress) -> int:
     return 0
 
 
-_COMMANDS = {"validate": _validate, "project": _project, "plan": _plan, "compare": _compare}
+_COMMANDS = {"validate": _validate, "project": _project, "plan": _plan, "need": _need,
+             "compare": _compare}
 
 
 def main(argv=None) -> int:

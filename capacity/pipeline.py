@@ -30,6 +30,7 @@ __all__ = [
     "check_scenario",
     "data_dir_for",
     "run_compare",
+    "run_need",
     "run_plan",
     "run_project",
     "run_scenario",
@@ -65,6 +66,8 @@ class ScenarioRun:
         The solved plan (None for a projection-only run).
     counterfactual : Plan or None
         The same demand with existing places only (no new school): shortfall without the plan.
+    need : NeedAssessment or None
+        The fewest new schools the demand needs (:mod:`capacity.need`), when assessed.
     """
 
     name: str
@@ -75,6 +78,7 @@ class ScenarioRun:
     demand: pd.DataFrame
     plan: object = None
     counterfactual: object = None
+    need: object = None
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -162,7 +166,8 @@ def _project(district, scenario: Scenario, progress):
 
 
 def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progress | None = None, *,
-                 solve: bool = True, district: District | None = None) -> ScenarioRun:
+                 solve: bool = True, district: District | None = None, need: bool = False,
+                 plan: bool = True) -> ScenarioRun:
     """Run one scenario: project, turn into demand and (``solve=True``) solve the plan.
 
     Parameters
@@ -177,6 +182,10 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
         Solve the plan and the no-new-schools counterfactual (False: projection and demand only).
     district : District, optional
         An already loaded district (``data_dir`` is then ignored).
+    need : bool
+        Also assess the need (the fewest new schools; :func:`capacity.need.assess_need`).
+    plan : bool
+        Solve the plan as written (False with ``need=True``: the need assessment alone).
 
     Returns
     -------
@@ -200,11 +209,40 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
     population = projection.to_frame()
     _say(progress, f"{scenario.name}: projected {district.base_year}-{a.end_year} in "
                    f"{time.perf_counter() - t0:.1f} s")
-    plan = counterfactual = None
-    if solve:
-        plan, counterfactual = _solve(scenario, district, demand, progress)
+    solved = counterfactual = assessed = None
+    if solve and plan:
+        solved, counterfactual = _solve(scenario, district, demand, progress)
+    if solve and need:
+        assessed = _assess_need(scenario, district, demand, solved, progress)
     return ScenarioRun(name=scenario.name, scenario=scenario, district=district, projection=projection,
-                       population=population, demand=demand, plan=plan, counterfactual=counterfactual)
+                       population=population, demand=demand, plan=solved, counterfactual=counterfactual,
+                       need=assessed)
+
+
+def _model_tables(scenario: Scenario, district: District, demand: pd.DataFrame):
+    p = scenario.plan
+    years = demand["year"].between(p.first_year, p.last_year)
+    return (demand.loc[years, ["street", "level", "year", "pupils"]], district.supply, district.sites,
+            district.distance_km())
+
+
+def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, plan, progress):
+    from capacity.need import assess_need
+
+    _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
+                   f"{scenario.plan.last_year})...")
+    t0 = time.perf_counter()
+    try:
+        need = assess_need(*_model_tables(scenario, district, demand), scenario.plan, scenario.solver,
+                           plan=plan, street_names=district.street_names())
+    except ValueError as exc:
+        if isinstance(exc, (DataError, ScenarioError)) or type(exc).__name__ == "InfeasiblePlan":
+            raise
+        raise ScenarioError(f"the need assessment rejects the scenario: {exc}", file=scenario.path) from exc
+    r = need.plan.report
+    _say(progress, f"{scenario.name}: need assessed in {time.perf_counter() - t0:.1f} s"
+                   + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
+    return need
 
 
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):
@@ -212,10 +250,8 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
 
     p, opts = scenario.plan, scenario.solver
     levels = [lv for lv in district.level_names if (demand["level"] == lv).any()]
-    years = demand["year"].between(p.first_year, p.last_year)
     try:
-        model = SchoolPlanModel(demand.loc[years, ["street", "level", "year", "pupils"]],
-                                district.supply, district.sites, district.distance_km(), p)
+        model = SchoolPlanModel(*_model_tables(scenario, district, demand), p)
     except (DataError, ScenarioError, InfeasiblePlan):
         raise
     except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
@@ -309,24 +345,57 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     (ScenarioRun, list of Path)
         The run and the files written: those of :func:`run_project`, those of
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
-        ``solver.json``, ``plan.xlsx``, ``plan.gpkg``) and of
+        ``headline.csv``, ``need.csv``, ``need_schedule.csv``, ``summary.md``, ``solver.json``,
+        ``plan.xlsx``, ``plan.gpkg``) and of
         :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid).
     """
     from capacity import maps, report
 
-    run = run_scenario(scenario, data_dir, progress, solve=True)
+    run = run_scenario(scenario, data_dir, progress, solve=True, need=True)
     out = Path(out_dir) if out_dir is not None else Path("results") / run.name
     paths = _write_projection(run, out)
     t0 = time.perf_counter()
     paths += report.write_plan(out, district=run.district, scenario_name=run.name, plan=run.plan,
                                counterfactual=run.counterfactual, population=run.population,
-                               demand=run.demand)
+                               demand=run.demand, need=run.need)
     paths += maps.write_plan_figures(out, district=run.district, plan=run.plan,
                                      counterfactual=run.counterfactual, population=run.population,
                                      demand=run.demand,
                                      growth_streets=list(run.scenario.growth_streets) or None)
     _say(progress, f"{run.name}: wrote tables, workbook, GeoPackage and figures in "
                    f"{time.perf_counter() - t0:.1f} s")
+    return run, paths
+
+
+def run_need(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
+             progress: Progress | None = None) -> tuple[ScenarioRun, list[Path]]:
+    """Assess the need alone (no plan as written) and write it.
+
+    Returns
+    -------
+    (ScenarioRun, list of Path)
+        The run (``need`` set, ``plan`` None) and the files written: those of :func:`run_project`,
+        ``need.csv`` (plan columns from the scenario's ``new_schools``), ``need_schedule.csv`` (the
+        needed schools), ``need_balance.csv`` (by street, level and year, with places short, spare
+        places and utilisation) and ``need_headline.csv`` (district totals per level and year).
+    """
+    from capacity import report
+    from capacity.measures import headline
+
+    run = run_scenario(scenario, data_dir, progress, solve=True, need=True, plan=False)
+    out = Path(out_dir) if out_dir is not None else Path("results") / f"{run.name}_need"
+    paths = _write_projection(run, out)
+    d = run.district
+    tables = {
+        "need": report._sorted(run.need.table, d, ["level"]),
+        "need_schedule": report._with_names(report.schedule_table(run.need.plan, d), d),
+        "need_balance": report._with_names(report.balance_table(run.need.plan, d), d),
+        "need_headline": report._sorted(headline(run.need.plan), d, ["level", "year"]),
+    }
+    for name, t in tables.items():
+        p = out / f"{name}.csv"
+        _round(t).to_csv(p, index=False)
+        paths.append(p)
     return run, paths
 
 
