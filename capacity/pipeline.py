@@ -296,7 +296,7 @@ def explain_infeasible(exc: InfeasiblePlan, scenario: Scenario) -> InfeasibleSce
     Returns
     -------
     InfeasibleScenario
-        One line: ``infeasible plan: <problem> [set by <key> in <file>, line <n>]; ...``. A key
+        One line: ``infeasible plan: <problem> [set by <key> (<file>, line <n>), ...]; ...``. A key
         left at its default is named as such; a key inherited through ``extends`` names the parent
         file and the scenario file given.
     """
@@ -313,8 +313,8 @@ def explain_infeasible(exc: InfeasiblePlan, scenario: Scenario) -> InfeasibleSce
             at = f"{file}" + (f", line {line}" if line else "")
             if scenario.path is not None and file != scenario.path:
                 at += f", extended by {scenario.path}"
-            where.append(f"{key} in {at}")
-        parts.append(text + (f" [set by {' and '.join(where)}]" if where else ""))
+            where.append(f"{key} ({at})")
+        parts.append(text + (f" [set by {', '.join(where)}]" if where else ""))
     return InfeasibleScenario("infeasible plan: " + "; ".join(parts), exc.problems, found)
 
 
