@@ -404,7 +404,8 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     data_dir : path, optional
         District folder (overrides the scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/<scenario name>``.
+        Output folder; default ``results/<scenario name>``. Checked before any work; written as a
+        whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
 
     Returns
@@ -431,7 +432,8 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     data_dir : path, optional
         District folder (overrides the scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/<scenario name>``.
+        Output folder; default ``results/<scenario name>``. Checked before any work; written as a
+        whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
 
     Returns
@@ -439,7 +441,7 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     (ScenarioRun, list of Path)
         The run and the files written: those of :func:`run_project`, those of
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
-        ``solver.json``, ``plan.xlsx``, ``plan.gpkg``) and of
+        ``solver.json``, ``timings.json``, ``plan.xlsx``, ``plan.gpkg``) and of
         :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid).
     """
     from capacity import maps, report
@@ -472,7 +474,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
     data_dir : path, optional
         District folder for every scenario (overrides each scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/compare``.
+        Output folder; default ``results/compare``. Checked before any work; written as a whole
+        at the end, replacing a previous folder.
     progress : callable, optional
 
     Returns
