@@ -76,6 +76,17 @@ def test_check_out_dir(tmp_path):
     assert not (tmp_path / "new").exists()  # checking creates nothing
 
 
+def test_check_out_dir_unwritable(tmp_path, monkeypatch, scenario, capsys):
+    import capacity.outputs
+
+    monkeypatch.setattr(capacity.outputs.os, "access", lambda path, mode: False)
+    with pytest.raises(OutputError, match=f"cannot write in {tmp_path} \\(permission denied\\)"):
+        check_out_dir(tmp_path / "out")
+    assert main(["plan", str(scenario), "--data", str(TINY), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()  # one line: no work was started
+    assert len(err) == 1 and "permission denied" in err[0] and "nothing written" in err[0]
+
+
 def test_a_new_run_leaves_no_stale_files(tmp_path, scenario):
     out = tmp_path / "out"
     out.mkdir()
