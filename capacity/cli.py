@@ -318,7 +318,8 @@ def main(argv=None) -> int:
     -------
     int
         Exit status: 0 on success, 1 on a user mistake (one line ``capacity: error: ...`` on
-        stderr), 2 on wrong arguments (argparse's usage message).
+        stderr), 2 on wrong arguments (argparse's usage message), 130 on Ctrl-C, 143 on SIGTERM
+        (both leave the output folder as it was and say so).
     """
     args = build_parser().parse_args(argv)
     progress = _Progress(args.quiet)
