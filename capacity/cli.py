@@ -2,15 +2,22 @@
 
 A thin layer over :mod:`capacity.pipeline`: it parses the arguments, prints progress on stderr and
 turns the user's mistakes (a missing file, a wrong value in the data or in a scenario, a plan that
-cannot be met) into one line ``capacity: error: ...`` and exit status 1.
+cannot be met, an output folder that cannot be written) into one line ``capacity: error: ...`` and
+exit status 1. The output folder is checked before any work; a command that fails or is stopped
+(Ctrl-C, ``kill``) writes nothing and says that the previous results are unchanged. Warnings about
+the data (e.g. a base population slightly off the census figures) are lines
+``capacity: warning: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
 import time
+import warnings
 from pathlib import Path
 
 from capacity import __version__
@@ -125,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                   spare places, utilisation, shortfall (pupils without a
                   place) and overcrowded pupils
   assignment.csv  which schools the pupils of each street attend
-  solver.json     solver status, objective, bound, gap and times
+  solver.json     solver status, objective, bound and gap (no times: the same
+                  inputs give the same file)
+  timings.json    build and solve seconds, per solver stage
   plan.xlsx       all tables, one sheet each, with street names (for Excel)
   plan.gpkg       layers 'streets' and 'sites' (for QGIS)
   siting_*.png    per level: shortfall without and with the new schools, new
@@ -200,9 +209,41 @@ def _one_line(exc: BaseException) -> str:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from capacity.data import DataError
     from capacity.optimize import InfeasiblePlan
+    from capacity.outputs import OutputError
     from capacity.scenario import ScenarioError
 
-    return (DataError, ScenarioError, InfeasiblePlan, OSError)
+    return (DataError, ScenarioError, InfeasiblePlan, OutputError, OSError)
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM (``kill``) turned into an exception, so that a run cleans up as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Stopped()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    from capacity.data import DataWarning
+
+    if issubclass(category, DataWarning):
+        print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr, flush=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _out_of(args) -> Path | None:
+    """The output folder of a writing command (set by the command before any work)."""
+    return getattr(args, "out_checked", None)
+
+
+def _nothing_written(args, existed: bool) -> str:
+    out = _out_of(args)
+    if args.command not in ("project", "plan", "compare"):
+        return ""
+    if out is not None and existed:
+        return f" (nothing written; the results already in {out} are unchanged)"
+    return " (nothing written)"
 
 
 def _validate(args, progress) -> int:
@@ -224,11 +265,28 @@ def _check_scenario_path(path: Path) -> None:
             " (a folder was given)" if path.is_dir() else ""))
 
 
+def _scenario_and_out(args, suffix: str = ""):
+    """Check the command line before any work: the output folder, the scenario file; the loaded
+    scenario and the output folder (``--out``, default ``results/<scenario name>``)."""
+    from capacity.outputs import check_out_dir
+    from capacity.scenario import load_scenario
+
+    if args.out is not None:
+        args.out_checked = check_out_dir(args.out)
+    _check_scenario_path(args.scenario)
+    scenario = load_scenario(args.scenario)
+    args.out_checked = check_out_dir(args.out if args.out is not None
+                                     else Path("results") / f"{scenario.name}{suffix}")
+    if args.data is not None and not args.data.is_dir():
+        raise FileNotFoundError(f"no district folder {args.data} (--data)")
+    return scenario, args.out_checked
+
+
 def _project(args, progress) -> int:
     from capacity.pipeline import run_project
 
-    _check_scenario_path(args.scenario)
-    run, paths = run_project(args.scenario, args.data, args.out, progress)
+    scenario, out = _scenario_and_out(args)
+    run, paths = run_project(scenario, args.data, out, progress)
     out = paths[0].parent
     d = run.demand
     progress(f"wrote {', '.join(p.name for p in paths)} in {out}")
@@ -245,8 +303,8 @@ def _plan(args, progress) -> int:
     from capacity.pipeline import run_plan
     from capacity.report import plan_summary
 
-    _check_scenario_path(args.scenario)
-    run, paths = run_plan(args.scenario, args.data, args.out, progress)
+    scenario, out = _scenario_and_out(args)
+    run, paths = run_plan(scenario, args.data, out, progress)
     out = paths[0].parent
     print(plan_summary(run.plan, district=run.district, counterfactual=run.counterfactual,
                        scenario_name=run.name, need=run.need.table if run.need is not None else None))
@@ -257,8 +315,8 @@ def _plan(args, progress) -> int:
 def _need(args, progress) -> int:
     from capacity.pipeline import run_need
 
-    _check_scenario_path(args.scenario)
-    run, paths = run_need(args.scenario, args.data, args.out, progress)
+    scenario, out = _scenario_and_out(args, "_need")
+    run, paths = run_need(scenario, args.data, out, progress)
     out = paths[0].parent
     t = run.need.table
     print(f"{run.name}: new schools needed (fewest that leave no child without a standard place):")
@@ -280,10 +338,14 @@ def _missing(v) -> bool:
 
 
 def _compare(args, progress) -> int:
+    from capacity.outputs import check_out_dir
     from capacity.pipeline import run_compare
 
+    args.out_checked = check_out_dir(args.out)
     for s in args.scenarios:
         _check_scenario_path(s)
+    if args.data is not None and not args.data.is_dir():
+        raise FileNotFoundError(f"no district folder {args.data} (--data)")
     runs, paths = run_compare(args.scenarios, args.data, args.out, progress)
     csv = next((p for p in paths if p.name == "compare.csv"), None)
     if csv is not None:
@@ -312,18 +374,28 @@ def main(argv=None) -> int:
     -------
     int
         Exit status: 0 on success, 1 on a user mistake (one line ``capacity: error: ...`` on
-        stderr), 2 on wrong arguments (argparse's usage message).
+        stderr), 2 on wrong arguments (argparse's usage message), 130 on Ctrl-C, 143 on SIGTERM
+        (both leave the output folder as it was and say so).
     """
     args = build_parser().parse_args(argv)
     progress = _Progress(args.quiet)
+    out = getattr(args, "out", None)
+    existed = out is not None and Path(out).is_dir()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        return _COMMANDS[args.command](args, progress)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _COMMANDS[args.command](args, progress)
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "stopped (SIGTERM)" if isinstance(exc, _Stopped) else "interrupted"
+        if out is None and _out_of(args) is not None:
+            existed = _out_of(args).is_dir()
+        print(f"{PROG}: {what}{_nothing_written(args, existed)}", file=sys.stderr)
+        return 143 if isinstance(exc, _Stopped) else 130
     except Exception as exc:
         if args.debug or not isinstance(exc, _user_errors()):
             raise
@@ -331,8 +403,13 @@ def main(argv=None) -> int:
             message = f"{exc.strerror or 'cannot read'}: {exc.filename}"
         else:
             message = _one_line(exc)
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        if out is None and _out_of(args) is not None:
+            existed = _out_of(args).is_dir()
+        print(f"{PROG}: error: {message}{_nothing_written(args, existed)}", file=sys.stderr)
         return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

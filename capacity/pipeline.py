@@ -7,6 +7,11 @@
 
 The district folder is, in this order of precedence: the ``data_dir`` argument (the command line's
 ``--data``), the scenario's ``data`` key, ``data/streets`` (relative to the working directory).
+
+Output folders are checked before any work and written whole or not at all
+(:func:`capacity.outputs.staged_folder`): a run that fails leaves the previous results as they were.
+A plan that cannot be met is reported as :class:`InfeasibleScenario`, naming the scenario file,
+line and key that set each failing constraint.
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from pathlib import Path
 import pandas as pd
 
 from capacity.data import DataError, District, load_district
+from capacity.optimize import InfeasiblePlan
+from capacity.outputs import check_out_dir, staged_folder
 from capacity.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "InfeasibleScenario",
     "ScenarioRun",
     "check_scenario",
     "data_dir_for",
+    "explain_infeasible",
     "run_compare",
     "run_need",
     "run_plan",
@@ -235,9 +244,11 @@ def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, p
     try:
         need = assess_need(*_model_tables(scenario, district, demand), scenario.plan, scenario.solver,
                            plan=plan, street_names=district.street_names())
+    except InfeasiblePlan as exc:
+        raise explain_infeasible(exc, scenario) from exc
+    except (DataError, ScenarioError):
+        raise
     except ValueError as exc:
-        if isinstance(exc, (DataError, ScenarioError)) or type(exc).__name__ == "InfeasiblePlan":
-            raise
         raise ScenarioError(f"the need assessment rejects the scenario: {exc}", file=scenario.path) from exc
     r = need.plan.report
     _say(progress, f"{scenario.name}: need assessed in {time.perf_counter() - t0:.1f} s"
@@ -245,21 +256,128 @@ def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, p
     return need
 
 
+#: Constraint family of the plan model -> the scenario keys that set it.
+FAMILY_KEYS: dict[str, tuple[str, ...]] = {
+    "counts": ("plan.new_schools", "plan.count_rule"),
+    "places": ("plan.kindergarten_new_places", "plan.places_rule"),
+    "shares": ("plan.public_share_min", "plan.inclusive_share_min"),
+    "yearly_limits": ("plan.max_openings_per_year", "plan.max_cost_per_year"),
+}
+
+
+class InfeasibleScenario(InfeasiblePlan):
+    """A plan that cannot be met, explained with the scenario keys that set the failing constraints.
+
+    Attributes
+    ----------
+    problems : tuple of str
+        The optimizer's explanations (each starts with its constraint family, e.g. ``"counts: "``).
+    keys : tuple of (str, Path or None, int or None)
+        Dotted scenario key, the file that set it (None: the default value) and its line there.
+    """
+
+    def __init__(self, message: str, problems=(), keys=()):
+        super().__init__(message, problems)
+        self.keys = tuple(keys)
+
+
+def _family_keys(problem: str, scenario: Scenario) -> list[str]:
+    """The scenario keys behind one problem text of :class:`InfeasiblePlan`."""
+    family, _, rest = problem.partition(":")
+    family = family.strip()
+    if family not in FAMILY_KEYS:  # the solver's own proof names the families in quotes
+        keys = []
+        for fam in FAMILY_KEYS:
+            if f"'{fam}'" in problem:
+                keys += _family_keys(f"{fam}: ", scenario)
+        return keys
+    p = scenario.plan
+    words = rest.split()
+    level = words[0] if words else ""
+    if family == "counts":
+        return [f"plan.new_schools.{level}" if level in (p.new_schools or {}) else "plan.new_schools",
+                "plan.count_rule"]
+    if family == "places":
+        return ["plan.kindergarten_new_places", "plan.places_rule"]
+    if family == "shares":
+        if "target_year" in rest:
+            return ["plan.target_year"]
+        keys = [k for flag, k in (("public", "plan.public_share_min"),
+                                  ("inclusive", "plan.inclusive_share_min")) if f" {flag} share" in rest]
+        return keys or list(FAMILY_KEYS["shares"])
+    if "cost" in rest and p.max_cost_per_year is not None:  # yearly_limits
+        return ["plan.max_cost_per_year"]
+    if level in (p.max_openings_per_year or {}):
+        return [f"plan.max_openings_per_year.{level}"]
+    return [k for k, v in (("plan.max_openings_per_year", p.max_openings_per_year),
+                           ("plan.max_cost_per_year", p.max_cost_per_year)) if v is not None]
+
+
+def _where(scenario: Scenario, key: str) -> tuple[Path | None, int | None]:
+    """The file that set ``key`` (or its table of levels) and its line; (None, None) if no file did."""
+    parts = key.split(".")
+    for n in range(len(parts), 1, -1):
+        if ".".join(parts[:n]) in scenario.sources:
+            err = scenario.error(key, "")
+            return err.file, err.line
+    return None, None
+
+
+def explain_infeasible(exc: InfeasiblePlan, scenario: Scenario) -> InfeasibleScenario:
+    """An :class:`InfeasiblePlan` with each problem followed by the scenario keys that set it.
+
+    Parameters
+    ----------
+    exc : InfeasiblePlan
+        From the plan model; its ``problems`` start with the constraint family (``counts:``,
+        ``places:``, ``shares:``, ``yearly_limits:``) or name the families in quotes.
+    scenario : Scenario
+
+    Returns
+    -------
+    InfeasibleScenario
+        One line: ``infeasible plan: <problem> [set by <key> (<file>, line <n>), ...]; ...``. A key
+        left at its default is named as such; a key inherited through ``extends`` names the parent
+        file and the scenario file given.
+    """
+    parts, found = [], []
+    for problem in exc.problems:
+        text = problem.removeprefix("infeasible plan: ")
+        where = []
+        for key in dict.fromkeys(_family_keys(problem, scenario)):
+            file, line = _where(scenario, key)
+            found.append((key, file, line))
+            if file is None:
+                where.append(f"{key} (its default; not set in {scenario.path})")
+                continue
+            at = f"{file}" + (f", line {line}" if line else "")
+            if scenario.path is not None and file != scenario.path:
+                at += f", extended by {scenario.path}"
+            where.append(f"{key} ({at})")
+        parts.append(text + (f" [set by {', '.join(where)}]" if where else ""))
+    return InfeasibleScenario("infeasible plan: " + "; ".join(parts), exc.problems, found)
+
+
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):
-    from capacity.optimize import InfeasiblePlan, SchoolPlanModel
+    from capacity.optimize import SchoolPlanModel
 
     p, opts = scenario.plan, scenario.solver
     levels = [lv for lv in district.level_names if (demand["level"] == lv).any()]
     try:
         model = SchoolPlanModel(*_model_tables(scenario, district, demand), p)
-    except (DataError, ScenarioError, InfeasiblePlan):
+    except InfeasiblePlan as exc:
+        raise explain_infeasible(exc, scenario) from exc
+    except (DataError, ScenarioError):
         raise
     except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
         raise ScenarioError(f"the plan model rejects the scenario: {exc}", file=scenario.path) from exc
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
                    f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()
-    model.solve(opts)
+    try:
+        model.solve(opts)
+    except InfeasiblePlan as exc:
+        raise explain_infeasible(exc, scenario) from exc
     plan = model.plan
     r = plan.report
     _say(progress, f"{scenario.name}: solved in {time.perf_counter() - t0:.1f} s: {r.status}"
@@ -290,7 +408,6 @@ def _scenario_dict(scenario: Scenario, district: District, data_dir: Path) -> di
 
 
 def _write_projection(run: ScenarioRun, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     paths = [out / "population.csv", out / "demand.csv", out / "scenario.json"]
     pop = run.population[["street", "year", "sex", "age", "persons"]]
     _round(pop).to_csv(paths[0], index=False)
@@ -300,6 +417,19 @@ def _write_projection(run: ScenarioRun, out: Path) -> list[Path]:
     info = _scenario_dict(run.scenario, run.district, run.district.path)
     paths[2].write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
+
+
+def _scenario_and_out(scenario, out_dir) -> tuple[Scenario, Path]:
+    """The loaded scenario and its checked output folder (default ``results/<scenario name>``)."""
+    if out_dir is not None:
+        check_out_dir(out_dir)
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    return scenario, check_out_dir(out_dir if out_dir is not None else Path("results") / scenario.name)
+
+
+def _moved(paths: list[Path], tmp: Path, out: Path) -> list[Path]:
+    return [out / p.relative_to(tmp) for p in paths]
 
 
 def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
@@ -312,7 +442,8 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     data_dir : path, optional
         District folder (overrides the scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/<scenario name>``.
+        Output folder; default ``results/<scenario name>``. Checked before any work; written as a
+        whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
 
     Returns
@@ -322,9 +453,11 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         age, persons``), ``demand.csv`` (``street, level, year, pupils`` + percentile columns when
         the scenario has draws) and ``scenario.json`` (every parameter used).
     """
+    scenario, out = _scenario_and_out(scenario, out_dir)
     run = run_scenario(scenario, data_dir, progress, solve=False)
-    out = Path(out_dir) if out_dir is not None else Path("results") / run.name
-    return run, _write_projection(run, out)
+    with staged_folder(out) as tmp:
+        paths = _write_projection(run, tmp)
+    return run, _moved(paths, tmp, out)
 
 
 def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
@@ -337,7 +470,8 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     data_dir : path, optional
         District folder (overrides the scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/<scenario name>``.
+        Output folder; default ``results/<scenario name>``. Checked before any work; written as a
+        whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
 
     Returns
@@ -346,25 +480,26 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         The run and the files written: those of :func:`run_project`, those of
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
         ``headline.csv``, ``need.csv``, ``need_schedule.csv``, ``summary.md``, ``solver.json``,
-        ``plan.xlsx``, ``plan.gpkg``) and of
+        ``timings.json``, ``plan.xlsx``, ``plan.gpkg``) and of
         :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid).
     """
     from capacity import maps, report
 
+    scenario, out = _scenario_and_out(scenario, out_dir)
     run = run_scenario(scenario, data_dir, progress, solve=True, need=True)
-    out = Path(out_dir) if out_dir is not None else Path("results") / run.name
-    paths = _write_projection(run, out)
     t0 = time.perf_counter()
-    paths += report.write_plan(out, district=run.district, scenario_name=run.name, plan=run.plan,
-                               counterfactual=run.counterfactual, population=run.population,
-                               demand=run.demand, need=run.need)
-    paths += maps.write_plan_figures(out, district=run.district, plan=run.plan,
-                                     counterfactual=run.counterfactual, population=run.population,
-                                     demand=run.demand,
-                                     growth_streets=list(run.scenario.growth_streets) or None)
+    with staged_folder(out) as tmp:
+        paths = _write_projection(run, tmp)
+        paths += report.write_plan(tmp, district=run.district, scenario_name=run.name,
+                                   plan=run.plan, counterfactual=run.counterfactual,
+                                   population=run.population, demand=run.demand, need=run.need)
+        paths += maps.write_plan_figures(tmp, district=run.district, plan=run.plan,
+                                         counterfactual=run.counterfactual,
+                                         population=run.population, demand=run.demand,
+                                         growth_streets=list(run.scenario.growth_streets) or None)
     _say(progress, f"{run.name}: wrote tables, workbook, GeoPackage and figures in "
                    f"{time.perf_counter() - t0:.1f} s")
-    return run, paths
+    return run, _moved(paths, tmp, out)
 
 
 def run_need(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
@@ -382,9 +517,11 @@ def run_need(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     from capacity import report
     from capacity.measures import headline
 
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    scenario, out = _scenario_and_out(scenario, out_dir if out_dir is not None
+                                      else Path("results") / f"{scenario.name}_need")
     run = run_scenario(scenario, data_dir, progress, solve=True, need=True, plan=False)
-    out = Path(out_dir) if out_dir is not None else Path("results") / f"{run.name}_need"
-    paths = _write_projection(run, out)
     d = run.district
     tables = {
         "need": report._sorted(run.need.table, d, ["level"]),
@@ -392,11 +529,13 @@ def run_need(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         "need_balance": report._with_names(report.balance_table(run.need.plan, d), d),
         "need_headline": report._sorted(headline(run.need.plan), d, ["level", "year"]),
     }
-    for name, t in tables.items():
-        p = out / f"{name}.csv"
-        _round(t).to_csv(p, index=False)
-        paths.append(p)
-    return run, paths
+    with staged_folder(out) as tmp:
+        paths = _write_projection(run, tmp)
+        for name, t in tables.items():
+            p = tmp / f"{name}.csv"
+            _round(t).to_csv(p, index=False)
+            paths.append(p)
+    return run, _moved(paths, tmp, out)
 
 
 def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_dir=None,
@@ -410,7 +549,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
     data_dir : path, optional
         District folder for every scenario (overrides each scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/compare``.
+        Output folder; default ``results/compare``. Checked before any work; written as a whole
+        at the end, replacing a previous folder.
     progress : callable, optional
 
     Returns
@@ -423,6 +563,7 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
     """
     from capacity import maps, report
 
+    out = check_out_dir(out_dir if out_dir is not None else Path("results") / "compare")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if not loaded:
         raise ScenarioError("give at least one scenario to compare")
@@ -441,7 +582,7 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
             districts[folder] = load_district(folder)
         _say(progress, f"scenario {i}/{len(loaded)}: {s.name}")
         runs[s.name] = run_scenario(s, progress=progress, district=districts[folder])
-    out = Path(out_dir) if out_dir is not None else Path("results") / "compare"
-    paths = report.write_compare(out, runs)
-    paths += maps.write_compare_figures(out, runs)
-    return runs, paths
+    with staged_folder(out) as tmp:
+        paths = report.write_compare(tmp, runs)
+        paths += maps.write_compare_figures(tmp, runs)
+    return runs, _moved(paths, tmp, out)

@@ -24,6 +24,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from capacity.outputs import fix_geopackage, fix_workbook
+
 __all__ = [
     "compare_schools_table",
     "compare_table",
@@ -31,6 +33,7 @@ __all__ = [
     "selected_years",
     "streets_layer",
     "sites_layer",
+    "timings_dict",
     "write_compare",
     "write_plan",
     "write_workbook",
@@ -269,10 +272,48 @@ def population_table(population: pd.DataFrame, district=None) -> pd.DataFrame:
     return _ints(_sorted(out, district, ["year", "street"]))
 
 
-def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
-    """``solver.json`` content: scenario name, the solver report and totals (JSON-safe)."""
+def _split_timings(d):
+    """(``d`` without its times, the times alone): keys ``seconds`` / ``*_seconds`` at any depth;
+    list items keep their ``term`` (the solver stage) beside their times."""
+    if isinstance(d, dict):
+        rest, times = {}, {}
+        for k, v in d.items():
+            if k == "seconds" or str(k).endswith("_seconds"):
+                times[k] = v
+                continue
+            r, t = _split_timings(v)
+            rest[k] = r
+            if t:
+                times[k] = t
+        if times and "term" in d:
+            times = {"term": d["term"], **times}
+        return rest, times
+    if isinstance(d, (list, tuple)):
+        pairs = [_split_timings(v) for v in d]
+        times = [t for _, t in pairs]
+        return [r for r, _ in pairs], times if any(times) else None
+    return d, None
+
+
+def _report_dict(plan) -> dict:
     rep = plan.report
-    d = dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else dict(vars(rep))
+    return dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else dict(vars(rep))
+
+
+def timings_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
+    """``timings.json`` content: the run's times in seconds (``build_seconds``, ``solve_seconds``,
+    each solver stage's ``seconds``), for the plan and the counterfactual. These differ from run
+    to run, so they are kept out of ``solver.json``."""
+    out = {"scenario": scenario_name, "plan": _split_timings(_report_dict(plan))[1]}
+    if counterfactual is not None:
+        out["counterfactual"] = _split_timings(_report_dict(counterfactual))[1]
+    return _jsonable(out)
+
+
+def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
+    """``solver.json`` content: scenario name, the solver report and totals (JSON-safe); no times
+    (see :func:`timings_dict`), so that the same inputs give the same file."""
+    d = _split_timings(_report_dict(plan))[0]
     out = {"scenario": scenario_name, **d}
     sch, bal = plan.schedule, plan.balance
     totals = {
@@ -434,7 +475,7 @@ def write_workbook(path, sheets: Mapping[str, pd.DataFrame]) -> Path:
                 if fmt:
                     for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                         row[0].number_format = fmt
-    return path
+    return fix_workbook(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -472,8 +513,8 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
     -------
     list of Path
         ``schedule.csv``, ``balance.csv``, ``assignment.csv``, ``headline.csv``, [``need.csv``,
-        ``need_schedule.csv``], ``summary.md``, ``solver.json``, ``plan.xlsx``, ``plan.gpkg``
-        (layers ``streets`` and ``sites``).
+        ``need_schedule.csv``], ``summary.md``, ``solver.json``, ``timings.json``, ``plan.xlsx``,
+        ``plan.gpkg`` (layers ``streets`` and ``sites``).
     """
     from capacity.measures import headline
     from capacity.summary import level_rows, official_summary, summary_sheet
@@ -515,6 +556,10 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
     p = out / "solver.json"
     p.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths.append(p)
+    p = out / "timings.json"
+    times = timings_dict(plan, scenario_name, counterfactual)
+    p.write_text(json.dumps(times, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths.append(p)
 
     sheets: dict[str, pd.DataFrame] = {}
     sheets["摘要 summary"] = summary_sheet(level_rows(head, need_table, plan.schedule, level_zh))
@@ -541,7 +586,7 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         p.unlink()
     streets_layer(district, plan, counterfactual, years).to_file(p, layer="streets", driver="GPKG")
     sites_layer(district, plan).to_file(p, layer="sites", driver="GPKG")
-    paths.append(p)
+    paths.append(fix_geopackage(p))
     return paths
 
 

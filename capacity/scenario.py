@@ -77,6 +77,7 @@ from capacity.optimize import (
     SolverOptions,
 )
 from capacity.projection import ProjectionAssumptions, Uncertainty
+from capacity.textfile import TextEncodingError, read_text
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
 
@@ -106,14 +107,18 @@ class ScenarioError(ValueError):
         Line of the key in ``file`` when it could be found.
     suggestion : str or None
         The nearest valid key for an unknown key.
+    via : Path or None
+        The scenario file the user gave when ``file`` is a parent it ``extends`` (the message then
+        names both), else None.
     """
 
     def __init__(self, message: str, *, file=None, key: str | None = None, line: int | None = None,
-                 suggestion: str | None = None):
+                 suggestion: str | None = None, via=None):
         self.file = Path(file) if file is not None else None
         self.key = key
         self.line = line
         self.suggestion = suggestion
+        self.via = Path(via) if via is not None and Path(via) != self.file else None
         self.reason = message
         where = str(self.file) if self.file is not None else "scenario"
         if line is not None:
@@ -124,7 +129,16 @@ class ScenarioError(ValueError):
         text += message
         if suggestion:
             text += f" (did you mean '{suggestion}'?)"
+        if self.via is not None:
+            text += f" [inherited by {self.via} through 'extends']"
         super().__init__(text)
+
+    def inherited_by(self, path) -> ScenarioError:
+        """The same error, also naming ``path``, the file that extends :attr:`file`."""
+        if path is None or self.via is not None or self.file is None or Path(path) == self.file:
+            return self
+        return ScenarioError(self.reason, file=self.file, key=self.key, line=self.line,
+                             suggestion=self.suggestion, via=path)
 
 
 @dataclass(frozen=True)
@@ -184,7 +198,7 @@ class Scenario:
         suggestion = key.rsplit(".", 1)[0] + "." + near[0] if near and "." in key else (
             near[0] if near else None)
         return ScenarioError(message, file=file, key=key, line=_find_line(file, key),
-                             suggestion=suggestion)
+                             suggestion=suggestion, via=self.path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -440,8 +454,8 @@ def _find_line(path, key: str) -> int | None:
     if path is None:
         return None
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = read_text(path).splitlines()
+    except (OSError, TextEncodingError):
         return None
     want = key.split(".")
     table: list[str] = []
@@ -476,11 +490,15 @@ def _find_line(path, key: str) -> int | None:
 
 def _read_toml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ScenarioError("no such scenario file", file=path) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, not a scenario file", file=path) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read the file ({exc.strerror})", file=path) from None
+    except TextEncodingError as exc:
+        raise ScenarioError(exc.reason, file=path, line=exc.line) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -575,7 +593,10 @@ def load_scenario(path) -> Scenario:
     """
     path = Path(path)
     sources: dict[str, Path] = {}
-    merged = _resolve(path, (), sources)
+    try:
+        merged = _resolve(path, (), sources)
+    except ScenarioError as exc:  # in a parent file: name the file the user gave too
+        raise exc.inherited_by(path.resolve() if path.exists() else path) from None
     path = path.resolve() if path.exists() else path
 
     def err(key, message, choices=()) -> ScenarioError:

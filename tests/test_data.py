@@ -1,6 +1,7 @@
 """capacity.data: loading the tiny district, and one test per bad-input error."""
 
 import shutil
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Polygon
 
-from capacity.data import DataError, load_district, summary
+from capacity.data import DataError, DataWarning, check_census, load_district, summary
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 
@@ -284,3 +285,26 @@ def test_shipped_dongli_data_loads():
     d = load_district(folder)
     assert len(d.street_ids) == 11
     assert d.population["persons"].sum() == 857_027
+
+
+def test_shipped_dongli_data_matches_its_census_figures_without_a_warning():
+    folder = Path(__file__).parents[1] / "data" / "streets"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        d = load_district(folder)
+    assert d.census["tolerance"] == 0.05
+    assert check_census(d.population, d.census) == []
+
+
+def test_census_check_by_hand(tiny):
+    d = load_district(tiny)  # 2,520 residents, 1,260 male, 360 aged 0-2
+    assert check_census(d.population, {"total": 2520, "male_share": 0.5, "age_0_2": 0.1429}) == []
+    with pytest.warns(DataWarning, match="2,520 residents; district.toml \\[census\\] total = 2,600"):
+        notes = check_census(d.population, {"total": 2600})  # 3.1% below, tolerance 5%
+    assert len(notes) == 1 and "3.08%" in notes[0]
+    with pytest.raises(DataError, match="differs by 3.1%, beyond \\[census\\] tolerance = 0.03"):
+        check_census(d.population, {"total": 2600, "tolerance": 0.03})
+    # 1/7 = 0.142857 is 0.14 to the census figure's two decimals: silent
+    assert check_census(d.population, {"age_0_2": 0.14}) == []
+    with pytest.warns(DataWarning, match="14.29% aged 0-2; .* age_0_2 = 0.1415 .*0.96%"):
+        check_census(d.population, {"age_0_2": 0.1415})  # beyond the rounding of 0.1415

@@ -32,8 +32,8 @@ def written(tiny, tmp_path_factory):
 def test_write_plan_files(written):
     out, paths, *_ = written
     names = {p.name for p in paths}
-    assert names == {"schedule.csv", "balance.csv", "assignment.csv", "headline.csv", "summary.md", "solver.json", "plan.xlsx",
-                     "plan.gpkg"}
+    assert names == {"schedule.csv", "balance.csv", "assignment.csv", "headline.csv", "summary.md",
+                     "solver.json", "timings.json", "plan.xlsx", "plan.gpkg"}
     assert all(p.exists() and p.parent == out for p in paths)
 
 

@@ -40,6 +40,7 @@ def test_district_toml():
     assert meta["code"] == "120110" and meta["base_year"] == 2020 and meta["last_year"] == 2035
     assert meta["birth_sex_ratio"] == pytest.approx(1.113)
     assert meta["census"]["total"] == TOTAL
+    assert meta["census"]["tolerance"] == 0.05
 
 
 def test_streets_csv():

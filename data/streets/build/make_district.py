@@ -33,6 +33,9 @@ age_0_14 = {SHARE_0_14}
 age_15_59 = {SHARE_15_59}
 age_60_plus = {SHARE_60_PLUS}
 age_65_plus = {SHARE_65_PLUS}
+# modelling choice: population.csv may differ from each figure above by at most 5% (relative);
+# capacity checks it on every load (an error beyond, a warning within)
+tolerance = 0.05
 '''
 
 
