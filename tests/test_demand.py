@@ -72,7 +72,7 @@ def test_enrolment_rate_interpolation():
         enrolment_rate(DONGLI_ENROLMENT, "kindergarten", [2018, 2020, 2021, 2025, 2035]),
         [0.915, 0.915, 0.922, 0.95, 0.95])
     np.testing.assert_allclose(
-        enrolment_rate(DONGLI_ENROLMENT, "senior", [2020, 2025, 2030]), [0.967, 0.99, 0.99])
+        enrolment_rate(DONGLI_ENROLMENT, "senior_stage", [2020, 2025, 2030]), [0.967, 0.99, 0.99])
     # string year keys (as read from TOML)
     rates = EnrolmentRates({"x": {"2020": 0.2, "2030": 0.4}})
     np.testing.assert_allclose(enrolment_rate(rates, "x", [2025]), [0.3])

@@ -291,7 +291,8 @@ def test_every_value_has_a_comment(path):
 def test_baseline_equals_the_plan():
     s = load_scenario(SCENARIOS / "baseline.toml")
     p = s.plan
-    assert p.new_schools == {"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2}
+    assert p.new_schools == {"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2,
+                             "vocational": 0}
     assert p.count_rule == "exact"
     assert p.kindergarten_new_places == 9180 and p.places_rule == "exact"
     assert (p.plan_start, p.plan_end) == (2021, 2025)
@@ -301,10 +302,18 @@ def test_baseline_equals_the_plan():
     assert s.enrolment.paths["kindergarten"] == {2020: 0.915, 2025: 0.95}
     assert s.enrolment.paths["primary"] == {2020: 1.0}
     assert s.enrolment.paths["junior"] == {2020: 1.0}
-    assert s.enrolment.paths["senior"] == {2020: 0.967, 2025: 0.99}
-    assert p.class_size == {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50}
-    assert p.max_class_size == {"kindergarten": 35, "primary": 55, "junior": 55, "senior": 55}
-    assert p.catchment_km["senior"] is None
+    assert s.enrolment.paths["senior_stage"] == {2020: 0.967, 2025: 0.99}
+    assert s.enrolment.shares == {"vocational": {2020: 0.32}}
+    assert p.class_size == {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50,
+                            "vocational": 50}
+    assert p.max_class_size == {"kindergarten": 35, "primary": 55, "junior": 55, "senior": 55,
+                                "vocational": 55}
+    assert p.catchment_km["senior"] is None and p.catchment_km["vocational"] is None
+    # observed fertility: Tianjin's crude birth rate relative to 2020, held flat after 2024
+    assert s.projection.fertility_path == {2020: 1.0, 2021: 0.8847, 2022: 0.7965, 2023: 0.7462,
+                                           2024: 0.8331}
+    assert s.projection.fertility_path[2023] == pytest.approx(4.47 / 5.99, abs=5e-5)
+    assert s.projection.fertility_path[2024] == pytest.approx(4.99 / 5.99, abs=5e-5)
     assert p.catchment_km["kindergarten"] <= p.catchment_km["primary"] <= p.catchment_km["junior"]
     assert set(s.growth_streets) == {"120110006", "120110009", "120110003", "120110005", "120110011",
                                      "120110007", "120110010"}
@@ -316,7 +325,14 @@ def test_children_differ_from_the_baseline_where_they_say():
     base = load_scenario(SCENARIOS / "baseline.toml")
     low = load_scenario(SCENARIOS / "low_fertility.toml")
     high = load_scenario(SCENARIOS / "high_fertility.toml")
-    assert low.projection.fertility_multiplier < 1 < high.projection.fertility_multiplier
+    # the observed years are inherited; 20% below / above the held-flat 2024 level from 2026
+    for year in range(2020, 2025):
+        assert (low.projection.fertility_path[year] == high.projection.fertility_path[year]
+                == base.projection.fertility_path[year])
+    last = base.projection.fertility_path[2024]
+    assert low.projection.fertility_path[2026] == pytest.approx(0.8 * last, abs=1e-4)
+    assert high.projection.fertility_path[2026] == pytest.approx(1.2 * last, abs=1e-4)
+    assert low.projection.fertility_multiplier == high.projection.fertility_multiplier == 1.0
     assert low.plan == base.plan and low.enrolment == base.enrolment
     fast = load_scenario(SCENARIOS / "housing_fast.toml")
     slow = load_scenario(SCENARIOS / "housing_delayed.toml")
@@ -387,6 +403,7 @@ def test_baseline_projects_on_dongli(dongli):
 
     run = run_scenario(SCENARIOS / "baseline.toml", solve=False, district=dongli)
     assert run.plan is None and run.name == "baseline"
-    assert set(run.demand["level"]) == {"kindergarten", "primary", "junior", "senior"}
+    assert set(run.demand["level"]) == {"kindergarten", "primary", "junior", "senior",
+                                        "vocational"}
     assert {"p05", "p50", "p95"} <= set(run.demand.columns)
     assert run.population["year"].max() == 2035
