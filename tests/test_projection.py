@@ -485,3 +485,25 @@ def test_dongli_data_if_loadable():
     built = district.housing.groupby("street")["dwellings"].sum()
     for i, street in enumerate(p.streets):
         assert (gained[i] > 0) == (built.get(street, 0) > 0)
+
+
+def test_births_csv_overrides_the_rates_on_the_tiny_district(tmp_path):
+    import shutil
+
+    from capacity.data import load_district
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny", folder)
+    a = ProjectionAssumptions(end_year=2023, housing_multiplier=0.0)   # no movers' babies
+    rates = project(load_district(folder), a)
+    (folder / "births.csv").write_text("street,year,births\nA,2022,7\nB,2022,0\nC,2022,11\n",
+                                       encoding="utf-8")
+    registered = project(load_district(folder), a)
+    # 2021 from the rates in both; 2022 the registered births, street by street
+    np.testing.assert_allclose(registered.births[1], rates.births[1])
+    np.testing.assert_allclose(registered.births[2], [7.0, 0.0, 11.0])
+    assert registered.registered_years == (2022,)
+    # tiny: birth_sex_ratio 1, q_0 = 0.005; street C's age-0 net rate 0.01
+    np.testing.assert_allclose(registered.persons[2, :, 0, 0], [3.5 * 0.995, 0.0, 5.5 * 0.995 * 1.01])
+    # the years after go on from the rates, with the registered cohort ageing
+    assert registered.births[3].sum() > 0
