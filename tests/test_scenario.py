@@ -461,7 +461,7 @@ def test_baseline_births_follow_the_observed_birth_rates(dongli):
         w.simplefilter("error")            # the baseline joins its base year: no births warning
         run = run_scenario(SCENARIOS / "baseline.toml", solve=False, district=dongli,
                            progress=said.append)
-    births = dict(zip(run.projection.years.tolist(), run.projection.births.sum(axis=1)))
+    births = dict(zip(run.projection.years.tolist(), run.projection.births.sum(axis=1), strict=True))
     # 2023 against 2021: Tianjin 4.47 per mille against 5.30 (estimated) -> 0.843; the women of
     # childbearing age change a little as well
     assert births[2023] / births[2021] == pytest.approx(4.47 / 5.30, abs=0.01)
