@@ -11,6 +11,7 @@ import argparse
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 from capacity import __version__
@@ -162,6 +163,10 @@ class _Progress:
             print(f"[{time.perf_counter() - self.t0:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -261,7 +266,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     progress = _Progress(args.quiet)
     try:
-        return _COMMANDS[args.command](args, progress)
+        with warnings.catch_warnings():   # a warning of the model is one line, even with --quiet
+            warnings.showwarning = _one_line_warning
+            return _COMMANDS[args.command](args, progress)
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0

@@ -213,8 +213,9 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
 
 
 def _projection_notes(scenario: Scenario, projection, progress) -> None:
-    """Say what the projection moved (housing) and warn when the base year and the first projected
-    year's births do not join (:func:`capacity.projection.first_year_births`)."""
+    """Say what the projection moved (housing) and warn (``UserWarning``; the command line prints
+    ``capacity: warning: ...``) when the base year and the first projected year's births do not join
+    (:func:`capacity.projection.first_year_births`)."""
     from capacity.projection import first_year_births
 
     for note in projection.notes:
@@ -222,8 +223,7 @@ def _projection_notes(scenario: Scenario, projection, progress) -> None:
     if len(projection.years) > 1:
         message = first_year_births(projection).warning()
         if message:
-            warnings.warn(message, stacklevel=3)
-            _say(progress, f"{scenario.name}: warning: {message}")
+            warnings.warn(f"{scenario.name}: {message}", UserWarning, stacklevel=3)
 
 
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):
