@@ -226,7 +226,7 @@ def _on_sigterm(signum, frame):
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     from capacity.data import DataWarning
 
-    if issubclass(category, DataWarning):
+    if issubclass(category, (DataWarning, UserWarning)):  # the tool's own warnings: one line
         print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr, flush=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
@@ -384,7 +384,7 @@ def main(argv=None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():   # a warning of the model is one line, even with --quiet
             warnings.showwarning = _show_warning
             return _COMMANDS[args.command](args, progress)
     except BrokenPipeError:  # output piped into e.g. `head`

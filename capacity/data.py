@@ -89,7 +89,8 @@ class District:
 
     Column contracts (units in brackets):
 
-    - ``levels``: level, name_zh, first_age, last_age [years of age, inclusive]
+    - ``levels``: level, name_zh, first_age, last_age [years of age, inclusive], stage (levels of
+      one stage share their ages, e.g. general and vocational senior high; else the level itself)
     - ``streets`` (GeoDataFrame): street, name_zh, name_pinyin, lon, lat, point_source, approximate,
       geometry
     - ``population``: street, sex, age, persons [persons in the base year]
@@ -101,6 +102,9 @@ class District:
     - ``housing``: street, year, dwellings [dwellings completed in the year]
     - ``sites``: site, street, level, earliest_year, sizes [tuple of allowed sizes in classes], lon,
       lat, cost_per_class [million CNY per class; NaN if not given], public, inclusive
+    - ``births`` (optional file ``births.csv``; empty when absent): street, year, births [live births
+      during the year ending at the year's reference date; they replace the fertility rates' births
+      in the years given]
     """
 
     path: Path
@@ -122,6 +126,7 @@ class District:
     sites: pd.DataFrame
     census: dict = field(default_factory=dict)
     crs_note: str = ""
+    births: pd.DataFrame | None = None
 
     SEXES = SEXES
 
@@ -174,6 +179,15 @@ class District:
         out = np.zeros(len(self.ages))
         out[self.fertility["age"].to_numpy()] = self.fertility["rate"].to_numpy(float)
         return out
+
+    def births_array(self) -> tuple[np.ndarray, np.ndarray]:
+        """Registered births of ``births.csv``: (years, array (year, street)); empty when absent."""
+        b = self.births
+        if b is None or b.empty:
+            return np.zeros(0, dtype=int), np.zeros((0, len(self.street_ids)))
+        table = b.pivot_table(index="year", columns="street", values="births", aggfunc="sum")
+        table = table.reindex(columns=list(self.street_ids))
+        return table.index.to_numpy(int), table.to_numpy(float)
 
     def housing_array(self, years) -> np.ndarray:
         """Dwellings completed, (year, street) for the given years; 0 where no row."""
@@ -461,25 +475,65 @@ def _read_streets(folder: Path) -> gpd.GeoDataFrame:
 
 
 def _read_levels(folder: Path) -> pd.DataFrame:
-    t = _Table(folder, "levels.csv", ("level", "name_zh", "first_age", "last_age"))
+    t = _Table(folder, "levels.csv", ("level", "name_zh", "first_age", "last_age"),
+               optional=("stage",))
+    level = t.text("level")
     frame = pd.DataFrame({
-        "level": t.text("level"),
+        "level": level,
         "name_zh": t.text("name_zh"),
         "first_age": t.number("first_age", lo=0, integer=True),
         "last_age": t.number("last_age", lo=0, integer=True),
+        # a stage groups levels that share ages (general and vocational senior high); empty or
+        # absent = the level is a stage of its own
+        "stage": (t.raw["stage"].where(t.raw["stage"] != "", level) if "stage" in t.raw
+                  else level),
     })
     t.unique(frame, ["level"])
     bad = frame["last_age"] < frame["first_age"]
     if bad.any():
         t._fail(bad, "last_age", "last_age >= first_age")
-    ordered = frame.sort_values("first_age")
+    names = set(frame["level"])
+    bad = frame["stage"].isin(names) & (frame["stage"] != frame["level"])
+    if bad.any():
+        t._fail(bad, "stage", "a stage name that is not another level's name")
+    first = frame.groupby("stage", sort=False)[["first_age", "last_age"]].transform("first")
+    bad = (first["first_age"] != frame["first_age"]) | (first["last_age"] != frame["last_age"])
+    if bad.any():
+        t._fail(bad, "stage", "the same ages as the other levels of its stage")
+    ordered = frame.drop_duplicates("stage").sort_values("first_age")
     overlap = ordered["first_age"].to_numpy()[1:] <= ordered["last_age"].to_numpy()[:-1]
     if overlap.any():
         i = int(np.flatnonzero(overlap)[0])
         a, b = ordered.iloc[i], ordered.iloc[i + 1]
         raise DataError("levels.csv", f"levels {a.level} ({a.first_age}-{a.last_age}) and "
-                        f"{b.level} ({b.first_age}-{b.last_age}) overlap in age")
+                        f"{b.level} ({b.first_age}-{b.last_age}) overlap in age (levels that "
+                        "share ages need the same 'stage')")
     return frame
+
+
+def _read_births(folder: Path, street_ids, base_year: int, last_year: int) -> pd.DataFrame:
+    """Optional ``births.csv`` (street, year, births): registered births that replace the births
+    the fertility rates give in those years. Every street must be given in each year listed."""
+    columns = ["street", "year", "births"]
+    if not (folder / "births.csv").is_file():
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
+                             zip(columns, (object, np.int64, float), strict=True)})
+    t = _Table(folder, "births.csv", tuple(columns))
+    frame = pd.DataFrame({
+        "street": t.member("street", street_ids, "street (see streets.csv)"),
+        "year": t.number("year", lo=base_year + 1, hi=last_year, integer=True,
+                         what=f"a year in {base_year + 1}..{last_year} (district.toml)"),
+        "births": t.number("births", lo=0, integer=True,
+                           what="a non-negative whole number of births"),
+    })
+    t.unique(frame, ["street", "year"])
+    for year, rows in frame.groupby("year", sort=True):
+        missing = [s for s in street_ids if s not in set(rows["street"])]
+        if missing:
+            raise DataError("births.csv", f"year {year} gives births for {len(rows)} of "
+                            f"{len(street_ids)} streets; missing street {missing[0]} (a year "
+                            "listed replaces the rates in every street)", column="street")
+    return frame.sort_values(["year", "street"], kind="stable").reset_index(drop=True)
 
 
 def load_district(path) -> District:
@@ -596,13 +650,14 @@ def load_district(path) -> District:
     t.unique(housing, ["street", "year"])
 
     sites = _read_sites(folder, street_ids, level_ids, base_year, last_year)
+    births = _read_births(folder, street_ids, base_year, last_year)
 
     return District(
         path=folder, name=meta["name"], name_zh=meta["name_zh"], code=meta["code"],
         base_year=base_year, last_year=last_year, birth_sex_ratio=float(meta["birth_sex_ratio"]),
         levels=levels, streets=streets, population=population, fertility=fertility,
         mortality=mortality, migration=migration, movers=movers, supply=supply,
-        housing=housing, sites=sites, census=dict(meta.get("census", {})),
+        housing=housing, sites=sites, births=births, census=dict(meta.get("census", {})),
         crs_note=str(meta.get("crs_note", "")),
     )
 

@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import json
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from capacity.data import DataError, District, load_district
+from capacity.demand import enrolment_problem
 from capacity.optimize import InfeasiblePlan
 from capacity.outputs import check_out_dir, staged_folder
 from capacity.scenario import Scenario, ScenarioError, load_scenario
@@ -116,7 +118,6 @@ def check_scenario(scenario: Scenario, district: District) -> None:
     levels = list(district.level_names)
     p = scenario.plan
     level_keys = [
-        ("enrolment", scenario.enrolment.paths),
         ("plan.new_schools", p.new_schools),
         ("plan.max_openings_per_year", p.max_openings_per_year),
         ("class_size.standard", p.class_size),
@@ -128,10 +129,13 @@ def check_scenario(scenario: Scenario, district: District) -> None:
             if level not in levels:
                 raise scenario.error(f"{key}.{level}",
                                      f"no such level in the district ({', '.join(levels)})", levels)
-    missing = [lv for lv in levels if lv not in scenario.enrolment.paths]
-    if missing:
-        raise scenario.error("enrolment", f"no enrolment rate for level(s) {', '.join(missing)}; "
-                                          f"give e.g. {missing[0]} = {{ \"{district.base_year}\" = 1.0 }}")
+    problem = enrolment_problem(scenario.enrolment, district.levels)
+    if problem:
+        key, message = problem
+        if key == "enrolment":   # levels without a rate: the first one quoted in the message
+            first = message.split("'")[1]
+            message += f"; give e.g. {first} = {{ \"{district.base_year}\" = 1.0 }}"
+        raise scenario.error(key, message, list(district.level_names))
     if p.places_rule != "off" and p.kindergarten_level not in levels:
         raise scenario.error("plan.kindergarten_level",
                              f"no such level in the district ({', '.join(levels)})", levels)
@@ -218,6 +222,7 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
     population = projection.to_frame()
     _say(progress, f"{scenario.name}: projected {district.base_year}-{a.end_year} in "
                    f"{time.perf_counter() - t0:.1f} s")
+    _projection_notes(scenario, projection, progress)
     solved = counterfactual = assessed = None
     if solve and plan:
         solved, counterfactual = _solve(scenario, district, demand, progress)
@@ -356,6 +361,20 @@ def explain_infeasible(exc: InfeasiblePlan, scenario: Scenario) -> InfeasibleSce
             where.append(f"{key} ({at})")
         parts.append(text + (f" [set by {', '.join(where)}]" if where else ""))
     return InfeasibleScenario("infeasible plan: " + "; ".join(parts), exc.problems, found)
+
+
+def _projection_notes(scenario: Scenario, projection, progress) -> None:
+    """Say what the projection moved (housing) and warn (``UserWarning``; the command line prints
+    ``capacity: warning: ...``) when the base year and the first projected year's births do not join
+    (:func:`capacity.projection.first_year_births`)."""
+    from capacity.projection import first_year_births
+
+    for note in projection.notes:
+        _say(progress, f"{scenario.name}: {note}")
+    if len(projection.years) > 1:
+        message = first_year_births(projection).warning()
+        if message:
+            warnings.warn(f"{scenario.name}: {message}", UserWarning, stacklevel=3)
 
 
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):

@@ -19,7 +19,8 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
 
 ``[projection]``
     :class:`capacity.projection.ProjectionAssumptions` (``end_year``, ``fertility_multiplier``,
-    ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``migration_multiplier``, ``housing_shift_years``,
+    ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``fertility_path`` = ``{ "2023" = 0.75, ... }``,
+    ``migration_multiplier``, ``housing_shift_years``,
     ``housing_multiplier``, ``persons_per_dwelling``, ``occupancy_lag_years``, ``district_total``,
     ``infant_survival``).
 ``[uncertainty]``
@@ -27,7 +28,12 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``seed``, ``percentiles``).
 ``[enrolment]``
     One rate path per level, :class:`capacity.demand.EnrolmentRates`:
-    ``kindergarten = { "2020" = 0.915, "2025" = 0.95 }`` (TOML keys are strings; they are years).
+    ``kindergarten = { "2020" = 0.915, "2025" = 0.95 }`` (TOML keys are strings; they are years),
+    or per stage (levels sharing ages, ``stage`` in ``levels.csv``): the rate of all its levels
+    together, split by ``[stage_share]``.
+``[stage_share]``
+    A level's share of its stage's pupils by year, e.g. ``vocational = { "2020" = 0.32 }``; every
+    level of the stage but one has a share, that one gets the rest.
 ``[plan]``
     :class:`capacity.optimize.PlanParameters` except the fields below (``first_year``,
     ``last_year``, ``plan_start``, ``plan_end``, ``new_schools``, ``count_rule``,
@@ -239,6 +245,7 @@ SCHEMA: dict[str, dict[str, _Leaf] | _Leaf] = {
     "projection": _fields(ProjectionAssumptions, "projection"),
     "uncertainty": _fields(Uncertainty, "uncertainty"),
     "enrolment": _Leaf(typing.get_type_hints(EnrolmentRates)["paths"], ("enrolment", "paths")),
+    "stage_share": _Leaf(typing.get_type_hints(EnrolmentRates)["shares"], ("enrolment", "shares")),
     "plan": _fields(PlanParameters, "plan", exclude=_PLAN_ELSEWHERE),
     "class_size": {
         "standard": _Leaf(_plan_hint("class_size"), ("plan", "class_size")),
@@ -410,6 +417,8 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("uncertainty.seed", _ge(0)),
     ("uncertainty.percentiles.*", _between(0, 100)),
     ("enrolment.*.*", _between(0, 2)),
+    ("stage_share.*.*", _between(0, 1)),
+    ("projection.fertility_path.*", _between(0, 10)),
     ("plan.first_year", _between(1900, 2300)),
     ("plan.new_schools.*", _ge(0)),
     ("plan.count_rule", _one_of(*COUNT_RULES)),
@@ -656,7 +665,8 @@ def load_scenario(path) -> Scenario:
         data=Path(data) if data else None,
         projection=ProjectionAssumptions(**values["projection"]),
         uncertainty=Uncertainty(**values["uncertainty"]),
-        enrolment=EnrolmentRates(paths=values["enrolment"].get("paths", {})),
+        enrolment=EnrolmentRates(paths=values["enrolment"].get("paths", {}),
+                                 shares=values["enrolment"].get("shares", {})),
         plan=PlanParameters(**values["plan"]),
         solver=SolverOptions(**values["solver"]),
         growth_streets=tuple(top.get("growth_streets", ())),
@@ -668,6 +678,18 @@ def load_scenario(path) -> Scenario:
 
 def _cross_checks(s: Scenario) -> None:
     """Checks between keys (each error names the key that would fix it)."""
+    a = s.projection
+    if a.tfr_path is not None:
+        for other, value in (("fertility_multiplier", a.fertility_multiplier if
+                              a.fertility_multiplier != 1.0 else None),
+                             ("fertility_path", a.fertility_path)):
+            if value is not None:
+                where = s.source_of(f"projection.{other}")
+                raise s.error("projection.tfr_path",
+                              f"projection.tfr_path and projection.{other} are both set (the "
+                              f"latter in {where.name if where else 'this file'}): give one of "
+                              f"them" + (f' (set {other} = "off")' if other == "fertility_path"
+                                         else f" (set {other} = 1.0)"))
     p = s.plan
     if p.first_year > p.last_year:
         raise s.error("plan.last_year", f"must not be before plan.first_year ({p.first_year}), "

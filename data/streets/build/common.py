@@ -31,6 +31,14 @@ SHARE_15_59 = 0.6867
 SHARE_60_PLUS = 0.1831
 SHARE_65_PLUS = 0.1174
 
+# Tianjin crude birth rate 2020 (facts: Tianjin statistical yearbook 2024 / 2020 bulletin, SOURCES.md
+# [Tianjin births]); the fertility rates give Dongli this rate in the base year.
+CBR_TIANJIN_2020 = 5.99 / 1000
+# sex ratio at birth (boys per girl, NBS 7th census bulletin) and the infant death probabilities q_0
+# of mortality.csv (assumed): the base year's age 0 are the births of the year times 1 - q_0.
+SRB = 1.113
+Q0 = {"male": 0.0030, "female": 0.0026}
+
 STREETS = pd.DataFrame(
     [
         ("120110001", "张贵庄", "Zhangguizhuang"),
