@@ -514,7 +514,9 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
     list of Path
         ``schedule.csv``, ``balance.csv``, ``assignment.csv``, ``headline.csv``, [``need.csv``,
         ``need_schedule.csv``], ``summary.md``, ``solver.json``, ``timings.json``, ``plan.xlsx``,
-        ``plan.gpkg`` (layers ``streets`` and ``sites``).
+        ``plan.gpkg`` (layers ``streets`` and ``sites``; ``balance_by_year``, one row per street,
+        level and year with a ``date`` for QGIS's temporal controller; ``existing_supply``; ``flows``,
+        pupils taught in another street, as lines; see :mod:`capacity.layers`).
     """
     from capacity.measures import headline
     from capacity.summary import level_rows, official_summary, summary_sheet
@@ -586,6 +588,13 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         p.unlink()
     streets_layer(district, plan, counterfactual, years).to_file(p, layer="streets", driver="GPKG")
     sites_layer(district, plan).to_file(p, layer="sites", driver="GPKG")
+    from capacity.layers import balance_layer, flows_layer, supply_layer
+
+    balance_layer(district, plan).to_file(p, layer="balance_by_year", driver="GPKG")
+    supply_layer(district).to_file(p, layer="existing_supply", driver="GPKG")
+    flows = flows_layer(district, plan)
+    if len(flows):
+        flows.to_file(p, layer="flows", driver="GPKG")
     paths.append(fix_geopackage(p))
     return paths
 

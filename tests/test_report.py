@@ -119,7 +119,20 @@ def test_geopackage(written, tiny):
     import pyogrio
 
     layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
-    assert layers == {"streets", "sites"}
+    assert {"streets", "sites", "balance_by_year", "existing_supply"} <= layers
+    long = gpd.read_file(out / "plan.gpkg", layer="balance_by_year")
+    # one row per street, level and year, with a date QGIS's temporal controller can play
+    assert len(long) == len(plan.balance) and long["date"].str.match(r"^\d{4}-01-01$").all()
+    assert {"name_zh", "places_short", "spare_places", "utilisation"} <= set(long.columns)
+    assert pd.api.types.is_integer_dtype(long["year"])
+    sup = gpd.read_file(out / "plan.gpkg", layer="existing_supply")
+    assert sup["places"].sum() == tiny.supply["places"].sum() and set(sup.geom_type) == {"Point"}
+    if "flows" in layers:
+        fl = gpd.read_file(out / "plan.gpkg", layer="flows")
+        assert (fl["street"] != fl["site_street"]).all() and set(fl.geom_type) == {"LineString"}
+    # open_year is an integer field (empty for sites that do not open)
+    info = pyogrio.read_info(out / "plan.gpkg", layer="sites")
+    assert dict(zip(info["fields"], info["dtypes"], strict=True))["open_year"] == "int64"
     st = gpd.read_file(out / "plan.gpkg", layer="streets")
     assert st.crs.to_epsg() == 4326
     assert set(st.geom_type) <= {"Polygon", "MultiPolygon"}

@@ -14,9 +14,9 @@ import pandas as pd
 
 BUILD = Path(__file__).resolve().parent
 OUT = BUILD.parent  # data/streets/
-SHARED = BUILD.parents[3] / "shared" / "data" / "dongli"  # /work/shared/data/dongli
-OUTLINE_GCJ = SHARED / "district_outline_120110.json"
-DIVISIONS = SHARED / "divisions_120110.csv"
+RAW = BUILD / "raw"  # the sourced inputs, unchanged (adcode by Vonng, CC BY 4.0; raw/README.md)
+OUTLINE_GCJ = RAW / "district_outline_120110.json"
+DIVISIONS = RAW / "divisions_120110.csv"
 
 BASE_YEAR = 2020
 LAST_YEAR = 2035
