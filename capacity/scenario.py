@@ -78,7 +78,7 @@ from capacity.optimize import (
 )
 from capacity.projection import ProjectionAssumptions, Uncertainty
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
+__all__ = ["Scenario", "ScenarioError", "assumptions", "load_scenario", "scenario_keys"]
 
 #: Allowed values of the string options.
 COUNT_RULES = ("exact", "at_most")
@@ -549,13 +549,21 @@ def _resolve(path: Path, chain: tuple[Path, ...], sources: dict) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def load_scenario(path) -> Scenario:
+def load_scenario(path, overrides: Mapping[str, object] | None = None, *,
+                  origin: str = "--vary") -> Scenario:
     """Read a scenario file (and the files it ``extends``).
 
     Parameters
     ----------
     path : str or Path
         The ``.toml`` file.
+    overrides : mapping, optional
+        Dotted key -> TOML value (``{"projection.fertility_multiplier": 0.8,
+        "enrolment.kindergarten.2025": 0.97}``), applied on top of the file as if a child file
+        ``extends``-ed it, then checked exactly like values in a file.
+    origin : str
+        What error messages name as the source of an override (default ``"--vary"``, the
+        sweep's command-line argument).
 
     Returns
     -------
@@ -577,6 +585,8 @@ def load_scenario(path) -> Scenario:
     sources: dict[str, Path] = {}
     merged = _resolve(path, (), sources)
     path = path.resolve() if path.exists() else path
+    if overrides:
+        merged = _override(merged, overrides, Path(origin), sources)
 
     def err(key, message, choices=()) -> ScenarioError:
         return Scenario(name="", path=path, sources=sources).error(key, message, choices)
@@ -643,6 +653,68 @@ def load_scenario(path) -> Scenario:
     )
     _cross_checks(scenario)
     return scenario
+
+
+_NOT_ASSUMPTIONS = ("extends", "name", "description")
+
+
+def _override(merged: dict, overrides: Mapping[str, object], origin: Path, sources: dict) -> dict:
+    """``merged`` with the dotted-key ``overrides`` set (as a child file would set them)."""
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        if not all(p.strip() for p in parts):
+            raise ScenarioError("not a scenario key (dotted, e.g. projection.fertility_multiplier)",
+                                file=origin, key=str(key))
+        if parts[0] in _NOT_ASSUMPTIONS:
+            raise ScenarioError("cannot be overridden (it is not an assumption)", file=origin,
+                                key=str(key))
+        table = merged
+        for i, part in enumerate(parts[:-1]):
+            prefix = ".".join(parts[: i + 1])
+            sources.setdefault(prefix, origin)
+            if not isinstance(table.get(part), dict):
+                table[part] = {}
+            table = table[part]
+        table[parts[-1]] = value
+        for s in [s for s in sources if s.startswith(key + ".")]:
+            del sources[s]
+        sources[key] = origin
+    return merged
+
+
+def _value_key(section: str, leaf: _Leaf, value, out: dict) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _value_key(f"{section}.{k}", leaf, v, out)
+    elif isinstance(value, tuple):
+        out[section] = list(value)
+    else:
+        out[section] = leaf.none_word if value is None else value
+
+
+def assumptions(scenario: Scenario) -> dict[str, object]:
+    """Every assumption of a scenario by dotted scenario key, in the file's notation.
+
+    Tables by level or year are flattened (``class_size.standard.primary``,
+    ``enrolment.kindergarten.2025``); ``None`` is written as in a file (``"off"``, ``"district"``
+    for ``[catchment]``); arrays are lists. ``data`` is the district folder (a string) when set;
+    ``name``, ``description`` and ``growth_streets`` are left out (they change no result).
+
+    Returns
+    -------
+    dict
+        Dotted key -> value, in schema order.
+    """
+    out: dict[str, object] = {}
+    if scenario.data is not None:
+        out["data"] = str(scenario.data)
+    for section, spec in SCHEMA.items():
+        leaves = {section: spec} if isinstance(spec, _Leaf) else {
+            f"{section}.{k}": leaf for k, leaf in spec.items()}
+        for key, leaf in leaves.items():
+            value = getattr(getattr(scenario, leaf.target[0]), leaf.target[1])
+            _value_key(key, leaf, value, out)
+    return out
 
 
 def _cross_checks(s: Scenario) -> None:
