@@ -144,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
             "the results side by side, so that the effect of an assumption is seen at a glance.",
             "Writes to the output folder:",
             listing="""\
-  compare.csv            pupils by level in 2025 and 2030, total shortfall and
-                         overcrowding (pupil-years), per scenario
+  compare.csv            what differs between the scenarios (key by key, unit
+                         'assumption'), then pupils by level in 2025 and 2030,
+                         total shortfall and overcrowding (pupil-years), per
+                         scenario
   compare_schools.csv    new schools per street and year, per scenario
   compare.xlsx           the tables above and district pupils by year
   compare_demand.png     pupils by level over time, scenarios overlaid
@@ -277,13 +279,18 @@ def _compare(args, progress) -> int:
     for s in args.scenarios:
         _check_scenario_path(s)
     runs, paths = run_compare(args.scenarios, args.data, args.out, progress)
-    csv = next((p for p in paths if p.name == "compare.csv"), None)
-    if csv is not None:
-        import pandas as pd
+    import pandas as pd
 
-        with pd.option_context("display.width", 200, "display.max_columns", 20,
-                               "display.max_rows", 200):
-            print(pd.read_csv(csv).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+    from capacity.report import assumptions_table, compare_table
+
+    assumed = assumptions_table(runs)
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_rows", 200):
+        if not assumed.empty:
+            print("What differs between the scenarios:")
+            print(assumed.to_string(index=False))
+            print()
+        print(compare_table(runs).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     print(f"Compared {len(runs)} scenarios; results ({len(paths)} files) in {args.out}")
     return 0
 

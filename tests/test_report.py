@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -195,7 +196,55 @@ def test_write_compare(tiny, tmp_path):
     assert [p.name for p in paths] == ["compare.csv", "compare_schools.csv", "compare.xlsx"]
     t = pd.read_csv(paths[0])
     assert t.loc[t["measure"] == "shortfall", "proj"].isna().all()
-    assert set(pd.ExcelFile(paths[2]).sheet_names) == {"compare", "schools", "demand"}
+    assert pd.ExcelFile(paths[2]).sheet_names == ["assumptions", "compare", "schools", "demand"]
+
+
+# --------------------------------------------------------------------------------------------------
+# what differs between scenarios
+
+
+@pytest.fixture(scope="module")
+def shipped_runs():
+    """Runs of three shipped scenarios (only ``scenario`` and ``demand`` are read)."""
+    from types import SimpleNamespace
+
+    from capacity.scenario import load_scenario
+
+    root = Path(__file__).parents[1] / "scenarios"
+    demand = sp.demand_table()
+    return {n: SimpleNamespace(scenario=load_scenario(root / f"{n}.toml"), demand=demand, plan=None,
+                               counterfactual=None, district=None)
+            for n in ("baseline", "low_fertility", "no_new_schools")}
+
+
+def test_assumptions_table_lists_what_differs(shipped_runs):
+    t = report.assumptions_table(shipped_runs).set_index("key")
+    assert list(t.columns) == ["baseline", "low_fertility", "no_new_schools"]
+    assert t.loc["projection.fertility_multiplier"].tolist() == [1.0, 0.8, 1.0]
+    assert t.loc["plan.new_schools.primary"].tolist() == [9, 9, 0]
+    assert t.loc["plan.public_share_min"].tolist() == [0.5, 0.5, "off"]
+    assert t.loc["plan.places_rule"].tolist() == ["exact", "exact", "off"]
+    assert "projection.end_year" not in t.index  # the same in all three
+    same = report.assumptions_table({"a": shipped_runs["baseline"], "b": shipped_runs["baseline"]})
+    assert same.empty and list(same.columns) == ["key", "a", "b"]
+
+
+def test_scenario_labels_name_differing_assumptions(shipped_runs):
+    labels = report.scenario_labels(shipped_runs, width=200)
+    assert labels["low_fertility"] == "low_fertility: fertility_multiplier=0.8"
+    assert labels["baseline"].startswith("baseline (reference): fertility_multiplier=1.0, ")
+    assert labels["no_new_schools"].startswith("no_new_schools: new_schools.kindergarten=0, ")
+    assert labels["no_new_schools"].endswith("+4 more")  # 3 named, 4 more differ
+    assert max(len(line) for line in report.scenario_labels(shipped_runs)["baseline"].split("\n")) <= 44
+
+
+def test_compare_csv_starts_with_assumptions(shipped_runs, tmp_path):
+    paths = report.write_compare(tmp_path, shipped_runs)
+    t = pd.read_csv(paths[0], keep_default_na=False)
+    n = len(report.assumptions_table(shipped_runs))
+    assert n >= 5 and (t["unit"].iloc[:n] == "assumption").all()
+    assert (t["unit"].iloc[n:] != "assumption").all()
+    assert t.loc[t["measure"] == "projection.fertility_multiplier", "low_fertility"].item() == "0.8"
 
 
 def test_with_a_solved_plan(tiny, tmp_path):
