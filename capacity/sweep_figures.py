@@ -167,18 +167,25 @@ def swept_curves_figure(table: pd.DataFrame, keys: Sequence[str], key: str,
             tl = t[t["level"] == lv]
             for i, m in enumerate(measures):
                 a = axes[i, j]
-                if others:
+                drawn = []
+                if others:  # a grid: the other combinations (a single point is no curve)
                     for _, g in tl.groupby([tl[o].map(repr) for o in others], sort=False):
+                        if len(g) < 2:
+                            continue
                         g = g.assign(_x=xs(g[key])).sort_values("_x")
                         a.plot(g["_x"], g[m], color="0.75", lw=0.7, zorder=1)
+                        drawn += list(g[m])
                 s = _slice(tl, key)
                 s = s.assign(_x=xs(s[key])).sort_values("_x")
                 a.plot(s["_x"], s[m], color="C0", lw=2, marker="o", ms=4, zorder=3)
+                drawn += list(s[m])
                 b = s[_changed(s) == ""]
                 a.plot(b["_x"], b[m], ls="none", marker="o", ms=9, mfc="none", mec="0.1", zorder=4)
-                lo, hi = np.nanmin(tl[m]), np.nanmax(tl[m])
-                if np.isfinite(lo) and hi - lo < 2:  # a flat line: whole-number ticks around it
-                    a.set_ylim(lo - 1, hi + 1)
+                lo, hi = np.nanmin(drawn), np.nanmax(drawn)
+                if np.isfinite(lo) and hi - lo < max(2.0, 0.01 * abs(hi)):  # flat: say so
+                    pad = max(1.0, 0.05 * abs(hi))
+                    a.set_ylim(lo - pad, hi + pad)
+                    a.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
                 a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
                 if numeric and all(float(v).is_integer() for v in order):
                     a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
