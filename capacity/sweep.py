@@ -504,7 +504,7 @@ def run_sweep(scenario_path, varies: Sequence[Vary | str], *, grid: bool = False
         if progress_bar:
             from distributed import progress as dask_progress
 
-            dask_progress(futures, notebook=False)
+            dask_progress(futures, notebook=False, interval="1s")
             print(file=sys.stdout, flush=True)
         from distributed import as_completed
 
