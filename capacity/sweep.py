@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import re
 import sys
 import time
@@ -413,14 +414,10 @@ def _one_thread(run: SweepRun) -> SweepRun:
 
 
 def _cores() -> int:
-    try:
-        import os
-
+    """Cores this process may use (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        import os
-
-        return max(1, os.cpu_count() or 1)
+    return max(1, os.cpu_count() or 1)  # pragma: no cover - not Linux
 
 
 @contextlib.contextmanager

@@ -6,11 +6,14 @@ that every row of ``sweep.csv`` equals the same scenario run alone in this proce
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capacity.cli import main
 from capacity.data import load_district
@@ -91,6 +94,7 @@ def test_vary_range():
     ("projection.fertility_multiplier=0.7:1.3:0", "n a whole number"),
     ("projection.fertility_multiplier=0.7:1.3:x", "n a whole number"),
     ("projection.fertility_multiplier=1,1", "given twice"),
+    ("projection.fertility_multiplier=1:1:2", "given twice"),
 ])
 def test_vary_bad_argument(text, words):
     with pytest.raises(ScenarioError) as e:
@@ -252,7 +256,7 @@ def test_sweep_rows_equal_runs_alone(scenario, client, tmp_path):
 def test_project_only_grid(scenario, client):
     result = run_sweep(scenario, ["projection.fertility_multiplier=0.5,2",
                                   "projection.housing_shift_years=0,2"],
-                       grid=True, solve=False, scheduler=client)
+                       grid=True, solve=False, scheduler=client.scheduler.address)
     t = result.table
     assert len(result.runs) == 4 and len(t) == 8 and (t["status"] == "projected").all()
     assert t["peak_places_short"].isna().all()
@@ -275,6 +279,29 @@ def test_sweep_command(scenario, tmp_path, capsys):
                  "--workers", "2", "--out", str(out), "-q"]) == 0
     assert (out / "sweep.csv").is_file() and (out / "tornado_primary.png").is_file()
     assert "Swept 2 runs on 2 Dask workers" in capsys.readouterr().out
+
+
+def test_sweep_command_failed_run_exit_status(scenario, tmp_path, capsys):
+    out = tmp_path / "sw"
+    assert main(["sweep", str(scenario), "--vary", "plan.new_schools.primary=1,5", "--workers", "1",
+                 "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "run 1 failed (plan.new_schools.primary=5)" in err[0] and "InfeasiblePlan" in err[0]
+    assert err[-1].startswith("capacity: error: 1 of 2 runs failed")
+    t = pd.read_csv(out / "sweep.csv")
+    assert t["status"].tolist() == ["optimal", "optimal", "failed"]
+
+
+@given(lo=st.floats(-50, 50, allow_nan=False), span=st.floats(0.01, 50, allow_nan=False),
+       n=st.integers(1, 30))
+def test_vary_range_property(lo, span, n):
+    """A range has n distinct values from lo to hi, in order (lo:lo:n with n > 1 repeats a value:
+    an error, tested above)."""
+    lo, hi = round(lo, 3), round(lo + span, 3)
+    values = parse_vary(f"projection.fertility_multiplier={lo!r}:{hi!r}:{n}").values
+    assert len(values) == n
+    assert values[0] == pytest.approx(lo) and values[-1] == pytest.approx(hi if n > 1 else lo)
+    assert all(a < b for a, b in itertools.pairwise(values))
 
 
 def test_sweep_command_bad_vary_is_one_line(scenario, capsys):
