@@ -394,6 +394,7 @@ def write_sweep(out_dir, result: SweepResult) -> list[Path]:
     path = out / "sweep.csv"
     rounded = table.copy()
     for c in MEASURES:
-        rounded[c] = rounded[c].round(3)
+        whole = c.endswith("_year") or c == "schools_opened"
+        rounded[c] = rounded[c].round(0).astype("Int64") if whole else rounded[c].round(3)
     rounded.to_csv(path, index=False)
     return [path, *sweep_figures.write_sweep_figures(out, table, result)]
