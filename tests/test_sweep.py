@@ -253,7 +253,7 @@ def test_sweep_rows_equal_runs_alone(scenario, client, tmp_path):
     assert len(csv) == 5 * 2 + 1
 
 
-def test_project_only_grid(scenario, client):
+def test_project_only_grid(scenario, client, tmp_path):
     result = run_sweep(scenario, ["projection.fertility_multiplier=0.5,2",
                                   "projection.housing_shift_years=0,2"],
                        grid=True, solve=False, scheduler=client.scheduler.address)
@@ -267,6 +267,10 @@ def test_project_only_grid(scenario, client):
     m = headline_measures(alone.demand, None, ["kindergarten", "primary"], 2021, 2027)
     got = t[t["run"] == 3][["level", *MEASURES]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, m, check_exact=True)
+    # no run at the scenario's own fertility (1.0): no baseline, yet the figures are written
+    assert (t["changed"] != "").all()
+    names = {p.name for p in write_sweep(tmp_path, result)}
+    assert {"tornado_primary.png", "sweep_projection.fertility_multiplier.png"} <= names
 
 
 # ------------------------------------------------------------------------------------------------
