@@ -85,7 +85,7 @@ from capacity.optimize import (
 from capacity.projection import ProjectionAssumptions, Uncertainty
 from capacity.textfile import TextEncodingError, read_text
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
+__all__ = ["Scenario", "ScenarioError", "assumptions", "load_scenario", "scenario_keys"]
 
 #: Allowed values of the string options.
 COUNT_RULES = ("exact", "at_most")
@@ -203,8 +203,10 @@ class Scenario:
         near = difflib.get_close_matches(last, [str(c) for c in choices], n=1, cutoff=0.5)
         suggestion = key.rsplit(".", 1)[0] + "." + near[0] if near and "." in key else (
             near[0] if near else None)
+        # a value given on the command line (``--vary``) is not inherited through ``extends``
+        via = None if file is not None and str(file).startswith("--") else self.path
         return ScenarioError(message, file=file, key=key, line=_find_line(file, key),
-                             suggestion=suggestion, via=self.path)
+                             suggestion=suggestion, via=via)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -576,13 +578,21 @@ def _resolve(path: Path, chain: tuple[Path, ...], sources: dict) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def load_scenario(path) -> Scenario:
+def load_scenario(path, overrides: Mapping[str, object] | None = None, *,
+                  origin: str = "--vary") -> Scenario:
     """Read a scenario file (and the files it ``extends``).
 
     Parameters
     ----------
     path : str or Path
         The ``.toml`` file.
+    overrides : mapping, optional
+        Dotted key -> TOML value (``{"projection.fertility_multiplier": 0.8,
+        "enrolment.kindergarten.2025": 0.97}``), applied on top of the file as if a child file
+        ``extends``-ed it, then checked exactly like values in a file.
+    origin : str
+        What error messages name as the source of an override (default ``"--vary"``, the
+        sweep's command-line argument).
 
     Returns
     -------
@@ -607,6 +617,8 @@ def load_scenario(path) -> Scenario:
     except ScenarioError as exc:  # in a parent file: name the file the user gave too
         raise exc.inherited_by(path.resolve() if path.exists() else path) from None
     path = path.resolve() if path.exists() else path
+    if overrides:
+        merged = _override(merged, overrides, Path(origin), sources)
 
     def err(key, message, choices=()) -> ScenarioError:
         return Scenario(name="", path=path, sources=sources).error(key, message, choices)
@@ -674,6 +686,68 @@ def load_scenario(path) -> Scenario:
     )
     _cross_checks(scenario)
     return scenario
+
+
+_NOT_ASSUMPTIONS = ("extends", "name", "description")
+
+
+def _override(merged: dict, overrides: Mapping[str, object], origin: Path, sources: dict) -> dict:
+    """``merged`` with the dotted-key ``overrides`` set (as a child file would set them)."""
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        if not all(p.strip() for p in parts):
+            raise ScenarioError("not a scenario key (dotted, e.g. projection.fertility_multiplier)",
+                                file=origin, key=str(key))
+        if parts[0] in _NOT_ASSUMPTIONS:
+            raise ScenarioError("cannot be overridden (it is not an assumption)", file=origin,
+                                key=str(key))
+        table = merged
+        for i, part in enumerate(parts[:-1]):
+            prefix = ".".join(parts[: i + 1])
+            sources.setdefault(prefix, origin)
+            if not isinstance(table.get(part), dict):
+                table[part] = {}
+            table = table[part]
+        table[parts[-1]] = value
+        for s in [s for s in sources if s.startswith(key + ".")]:
+            del sources[s]
+        sources[key] = origin
+    return merged
+
+
+def _value_key(section: str, leaf: _Leaf, value, out: dict) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _value_key(f"{section}.{k}", leaf, v, out)
+    elif isinstance(value, tuple):
+        out[section] = list(value)
+    else:
+        out[section] = leaf.none_word if value is None else value
+
+
+def assumptions(scenario: Scenario) -> dict[str, object]:
+    """Every assumption of a scenario by dotted scenario key, in the file's notation.
+
+    Tables by level or year are flattened (``class_size.standard.primary``,
+    ``enrolment.kindergarten.2025``); ``None`` is written as in a file (``"off"``, ``"district"``
+    for ``[catchment]``); arrays are lists. ``data`` is the district folder (a string) when set;
+    ``name``, ``description`` and ``growth_streets`` are left out (they change no result).
+
+    Returns
+    -------
+    dict
+        Dotted key -> value, in schema order.
+    """
+    out: dict[str, object] = {}
+    if scenario.data is not None:
+        out["data"] = str(scenario.data)
+    for section, spec in SCHEMA.items():
+        leaves = {section: spec} if isinstance(spec, _Leaf) else {
+            f"{section}.{k}": leaf for k, leaf in spec.items()}
+        for key, leaf in leaves.items():
+            value = getattr(getattr(scenario, leaf.target[0]), leaf.target[1])
+            _value_key(key, leaf, value, out)
+    return out
 
 
 def _cross_checks(s: Scenario) -> None:
