@@ -206,11 +206,11 @@ def balance_table(plan, district=None) -> pd.DataFrame:
     """``balance`` in order level, year, street, with the planner's measures by street
     (``places_short, classes_short, spare_places, utilisation``; :mod:`capacity.measures`);
     years as integers."""
-    from capacity.measures import _class_sizes, street_measures
+    from capacity.measures import _class_sizes, plan_grades, street_measures
 
     b = _balance(plan).copy()
     if plan is not None and len(b):
-        b = street_measures(b, _class_sizes(plan, None))
+        b = street_measures(b, _class_sizes(plan, None), **plan_grades(plan))
     first = ["street", "level", "year", "pupils", "places", "places_short", "classes_short",
              "spare_places", "utilisation", "assigned", "shortfall", "overcrowded"]
     b = b[[c for c in first if c in b.columns] + [c for c in b.columns if c not in first]]
