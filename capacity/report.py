@@ -549,7 +549,9 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         district_name=getattr(district, "name", "") or "", scenario_name=scenario_name, headline=head,
         district_name_zh=getattr(district, "name_zh", None),
         schedule=plan.schedule, need=need_table, street_names=street_names, level_zh=level_zh,
-        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None))
+        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None),
+        grade_class_size=getattr(plan, "grade_class_size", None),
+        grade_level=getattr(plan, "grade_level", None) or "kindergarten")
     p = out / "summary.md"
     p.write_text(text, encoding="utf-8")
     paths.append(p)

@@ -236,3 +236,15 @@ def test_pipeline_attaches_the_population_grade_shares():
     off = tiny_kg_model(None).solve(OPTS).plan
     assert with_grade_shares(off, pop) is off
     assert np.all(headline(got)["classes_short"] >= 0)
+
+
+def test_summary_states_the_grade_sizes():
+    from capacity.summary import official_summary
+
+    plan = SimpleNamespace(balance=balance_rows(), class_size={KG: 30, "primary": 45})
+    text = official_summary(district_name="D", scenario_name="s", headline=headline(plan),
+                            schedule=pd.DataFrame(columns=["site", "street", "level", "open_year",
+                                                           "classes", "places", "cost"]),
+                            class_size={KG: 30, "primary": 45}, grade_class_size=GRADES)
+    assert "kindergarten 25/30/35 (ages 3/4/5), primary 45." in text
+    assert "幼儿园 25/30/35 人" in text
