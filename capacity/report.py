@@ -208,11 +208,11 @@ def balance_table(plan, district=None) -> pd.DataFrame:
     """``balance`` in order level, year, street, with the planner's measures by street
     (``places_short, classes_short, spare_places, utilisation``; :mod:`capacity.measures`);
     years as integers."""
-    from capacity.measures import _class_sizes, street_measures
+    from capacity.measures import _class_sizes, plan_grades, street_measures
 
     b = _balance(plan).copy()
     if plan is not None and len(b):
-        b = street_measures(b, _class_sizes(plan, None))
+        b = street_measures(b, _class_sizes(plan, None), **plan_grades(plan))
     first = ["street", "level", "year", "pupils", "places", "places_short", "classes_short",
              "spare_places", "utilisation", "assigned", "shortfall", "overcrowded"]
     b = b[[c for c in first if c in b.columns] + [c for c in b.columns if c not in first]]
@@ -551,7 +551,9 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         district_name=getattr(district, "name", "") or "", scenario_name=scenario_name, headline=head,
         district_name_zh=getattr(district, "name_zh", None),
         schedule=plan.schedule, need=need_table, street_names=street_names, level_zh=level_zh,
-        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None))
+        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None),
+        grade_class_size=getattr(plan, "grade_class_size", None),
+        grade_level=getattr(plan, "grade_level", None) or "kindergarten")
     p = out / "summary.md"
     p.write_text(text, encoding="utf-8")
     paths.append(p)

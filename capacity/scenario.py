@@ -42,7 +42,9 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``kindergarten_level``).
 ``[class_size]``
     ``standard`` and ``maximum``: pupils per class by level (``PlanParameters.class_size`` and
-    ``max_class_size``).
+    ``max_class_size``); ``grades``: the kindergarten level's pupils per class by grade, keyed by
+    age, e.g. ``{ "3" = 25, "4" = 30, "5" = 35 }`` (``PlanParameters.grade_class_size``; ``"off"``
+    = one class size for all grades).
 ``[catchment]``
     km between street points by level (``PlanParameters.catchment_km``): ``0`` = own street only,
     the string ``"district"`` = anywhere in the district.
@@ -232,7 +234,7 @@ def _plan_hint(name: str):
     return typing.get_type_hints(PlanParameters)[name]
 
 
-_PLAN_ELSEWHERE = ("class_size", "max_class_size", "catchment_km", "weights", "method", "lex_tolerance")
+_PLAN_ELSEWHERE = ("class_size", "max_class_size", "grade_class_size", "catchment_km", "weights", "method", "lex_tolerance")
 
 _TOP: dict[str, _Leaf] = {
     "extends": _Leaf(str, ("", "extends")),
@@ -252,6 +254,7 @@ SCHEMA: dict[str, dict[str, _Leaf] | _Leaf] = {
     "class_size": {
         "standard": _Leaf(_plan_hint("class_size"), ("plan", "class_size")),
         "maximum": _Leaf(_plan_hint("max_class_size"), ("plan", "max_class_size")),
+        "grades": _Leaf(_plan_hint("grade_class_size"), ("plan", "grade_class_size")),
     },
     "catchment": _Leaf(_plan_hint("catchment_km"), ("plan", "catchment_km"), none_word=DISTRICT),
     "objective": {
@@ -347,7 +350,8 @@ def _convert(value, hint, key: str, none_word: str = OFF):
             sub = f"{key}.{k}"
             if ktype is int:
                 if not re.fullmatch(r"-?\d+", str(k).strip()):
-                    raise _Bad(sub, f"the key must be a year (an integer in quotes), got {k!r}")
+                    what = "an age in years" if key == "class_size.grades" else "a year"
+                    raise _Bad(sub, f"the key must be {what} (an integer in quotes), got {k!r}")
                 kk = int(k)
             else:
                 kk = str(k)
@@ -387,6 +391,11 @@ def _ge(lo):
 
 def _gt(lo):
     return lambda v: None if v > lo else f"must be greater than {lo}, got {v!r}"
+
+
+def _whole_gt(lo):
+    return lambda v: None if v > lo and float(v) == round(v) else (
+        f"must be a whole number of pupils greater than {lo}, got {v!r}")
 
 
 def _between(lo, hi):
@@ -432,6 +441,7 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("plan.max_cost_per_year", _ge(0)),
     ("class_size.standard.*", _gt(0)),
     ("class_size.maximum.*", _gt(0)),
+    ("class_size.grades.*", _whole_gt(0)),
     ("catchment.*", _ge(0)),
     ("objective.method", _one_of(*METHODS)),
     ("objective.weights.*", _ge(0)),
