@@ -182,6 +182,8 @@ def active_families(ix: PlanIndex) -> list[str]:
         active.append("shares")
     if p.max_openings_per_year or p.max_cost_per_year is not None:
         active.append("yearly_limits")
+    if p.private_min_fill is not None:
+        active.append("fill")
     return active
 
 
@@ -193,6 +195,6 @@ def explain_infeasible(active: list[str], culprits: list[str]) -> str:
                 + " or the ".join(f"'{c}'" for c in culprits)
                 + " constraints makes it feasible (families: counts = new_schools, places = "
                 "kindergarten_new_places, shares = public/inclusive share, yearly_limits = "
-                "max_openings_per_year / max_cost_per_year)")
+                "max_openings_per_year / max_cost_per_year, fill = private_min_fill)")
     return ("infeasible plan: the solver proves the constraints infeasible and no single family "
             f"({', '.join(active) or 'none active'}) explains it; several constraints conflict")

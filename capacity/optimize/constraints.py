@@ -15,6 +15,8 @@ family               rows                                                       
 ``kgplaces``         new kindergarten places (``places_rule``)                               ``places``
 ``openings``/``cost``  openings per level and year, capital cost per year                    ``yearly_limits``
 ``sharepub``/``shareinc``  kindergarten public / inclusive share in ``target_year``          ``shares``
+``fill``             existing private kindergarten places kept filled (``private_min_fill``;  ``fill``
+                     :func:`capacity.optimize.sharing.define_min_fill`)
 ===================  ======================================================================  ===========
 
 Overcrowded places of existing supply bound ``o`` as a variable bound.
@@ -29,6 +31,7 @@ import pandas as pd
 import pulp
 
 from capacity.optimize.index import PlanIndex
+from capacity.optimize.sharing import define_min_fill
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
@@ -312,12 +315,13 @@ FAMILY_DEFINITIONS = (
     (define_yearly_limits, "yearly_limits"),
     (define_shares, "shares"),
     (define_equity, None),
+    (define_min_fill, "fill"),
 )
 
 
 def define_constraints(m: ModelFrame, relax: frozenset[str] = frozenset()) -> None:
     """Add every family not named in ``relax`` (``counts``, ``places``, ``yearly_limits``,
-    ``shares``)."""
+    ``shares``, ``fill``)."""
     for define, family in FAMILY_DEFINITIONS:
         if family is None or family not in relax:
             define(m)

@@ -108,6 +108,12 @@ def check_parameters(p: PlanParameters) -> None:
         if bad or len(set(p.objective_order)) != len(p.objective_order):
             raise ValueError(f"objective_order must name distinct stages of {', '.join(STAGES)}, "
                              f"got {tuple(p.objective_order)!r}")
+    from capacity.optimize.sharing import SHARING
+
+    if p.sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {', '.join(map(repr, SHARING))}, got {p.sharing!r}")
+    if p.private_min_fill is not None and not 0 <= p.private_min_fill <= 1:
+        raise ValueError(f"private_min_fill must be a share between 0 and 1, got {p.private_min_fill!r}")
     if p.places_rule != "off" and p.kindergarten_new_places is None:
         raise ValueError(f"places_rule={p.places_rule!r} needs kindergarten_new_places")
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pulp
 
-from capacity.optimize import checks, driver
+from capacity.optimize import checks, clean, driver, sharing
 from capacity.optimize.constraints import define_constraints, define_variables
 from capacity.optimize.driver import BuiltModel
 from capacity.optimize.index import build_index, check_parameters, normalise_tables
@@ -133,6 +133,9 @@ class SchoolPlanModel:
             if deadline is not None and time.perf_counter() >= deadline - 0.5:
                 msg += f" (time limit {options.time_limit:g} s reached before a first solution)"
             raise RuntimeError(msg)
+        # ties spread pro rata over the places (every stage's value kept), then artefacts cleaned
+        values, share_note = sharing.share_ties(self.index, self._frame, values)
+        values = clean.clean_values(self.index, self._frame, values)
         # if a later stage found nothing, the previous stage's solution stands
         final = next(r for r in reversed(records) if r["objective"] is not None)
         optimal = all(r["optimal"] for r in records) and len(records) == n_stages
@@ -141,6 +144,8 @@ class SchoolPlanModel:
         if not optimal:
             msgs.append("not proven optimal (time limit or stopped early): the plan is the best found")
         msgs += self.notes
+        if share_note:
+            msgs.append(share_note)
         report = SolverReport(
             solver=options.solver.lower(),
             status=final["status"],
