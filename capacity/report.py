@@ -608,6 +608,14 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
     lines.append(f"{head}solver {getattr(rep, 'solver', '?')} {getattr(rep, 'status', '?')} "
                  f"({opt}), gap {gap_s}, {secs:.1f} s")
     names = dict(zip(district.streets["street"], district.streets["name_zh"], strict=False)) if district is not None else {}
+    unreachable = tuple(getattr(rep, "unreachable", ()) or ())
+    if unreachable:
+        lines.append("Pupils no place can reach (found before solving):")
+        for note in unreachable:
+            street = note.split(" of street ", 1)[1].split(" ", 1)[0] if " of street " in note else None
+            named = note if street not in names else note.replace(f"street {street}",
+                                                                  f"street {street} {names[street]}", 1)
+            lines.append("  " + named.removeprefix("unreachable: "))
     b = plan.balance
     levels = _level_order(district, b, plan.schedule)
     sch = plan.schedule

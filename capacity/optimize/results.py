@@ -46,6 +46,9 @@ class SolverReport:
     binaries: int = 0
     constraints: int = 0
     stages: tuple[Mapping[str, object], ...] = ()
+    #: pupils no place can reach, named before solving (street, level, years, pupil-years; see
+    #: :func:`capacity.optimize.checks.unreachable_demand`); also in ``message``
+    unreachable: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN/inf become None)."""
