@@ -76,6 +76,7 @@ from capacity.optimize import (
     PlanParameters,
     SolverOptions,
 )
+from capacity.optimize.sharing import SHARING
 from capacity.projection import ProjectionAssumptions, Uncertainty
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
@@ -405,6 +406,8 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("plan.inclusive_share_min", _between(0, 1)),
     ("plan.max_openings_per_year.*", _ge(0)),
     ("plan.max_cost_per_year", _ge(0)),
+    ("plan.sharing", _one_of(*SHARING)),
+    ("plan.private_min_fill", _between(0, 1)),
     ("class_size.standard.*", _gt(0)),
     ("class_size.maximum.*", _gt(0)),
     ("catchment.*", _ge(0)),

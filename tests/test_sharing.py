@@ -182,3 +182,25 @@ def test_no_unreachable_note_when_a_site_can_open():
     model = SchoolPlanModel(*instance(pup, {"A": 1}, [("s1", "C", 2022, "1", 0.0)]), params)
     model.check()
     assert len(model.unreachable) == 1 and "street C in 2021 (3.0 pupil-years)" in model.unreachable[0]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('sharing = "random"', "plan.sharing: must be one of 'places', 'off'"),
+    ("private_min_fill = 1.5", "plan.private_min_fill"),
+])
+def test_bad_sharing_keys_in_a_scenario(tmp_path, line, message):
+    from capacity.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "s.toml"
+    path.write_text(f'name = "s"\n[plan]\n{line}\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(path)
+
+
+def test_scenario_sharing_keys_reach_the_model(tmp_path):
+    from capacity.scenario import load_scenario
+
+    path = tmp_path / "s.toml"
+    path.write_text('name = "s"\n[plan]\nsharing = "off"\nprivate_min_fill = 0.4\n', encoding="utf-8")
+    s = load_scenario(path)
+    assert (s.plan.sharing, s.plan.private_min_fill) == ("off", 0.4)
