@@ -632,6 +632,10 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         n = len(s)
         lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
                      f" — {by_year}")
+    mean_t, max_t = getattr(rep, "mean_travel", None) or {}, getattr(rep, "max_travel", None) or {}
+    if mean_t:
+        lines.append("Trips (km between street points, mean / longest): " + "; ".join(
+            f"{lv} {mean_t[lv]:.1f} / {max_t.get(lv, 0.0):.1f}" for lv in levels if lv in mean_t))
     if len(b):
         lines += _planner_lines(plan, levels, need)
         y0, y1 = int(b["year"].min()), int(b["year"].max())

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pulp
 
-from capacity.optimize import checks, clean, driver, polish, sharing
+from capacity.optimize import checks, clean, driver, polish, sharing, travel
 from capacity.optimize.constraints import define_constraints, define_variables
 from capacity.optimize.driver import BuiltModel
 from capacity.optimize.index import build_index, check_parameters, normalise_tables
@@ -150,6 +150,7 @@ class SchoolPlanModel:
             msgs.append("not proven optimal (time limit or stopped early): the plan is the best found")
         msgs += self.notes
         msgs += [n for n in (polish_note, share_note) if n]
+        mean_travel, max_travel = travel.travel_by_level(self.index, b.offsets, values)
         report = SolverReport(
             solver=options.solver.lower(),
             status=final["status"],
@@ -167,6 +168,8 @@ class SchoolPlanModel:
             constraints=b.n_constraints,
             stages=tuple({k: v for k, v in r.items() if not k.startswith("_")} for r in records),
             unreachable=tuple(self.unreachable),
+            mean_travel=mean_travel,
+            max_travel=max_travel,
             **term_values(self.index, b.offsets, values, self._frame.blocks),
         )
         self.plan = plan_tables(self.index, b.offsets, self._frame.o_py, values, report)

@@ -49,6 +49,10 @@ class SolverReport:
     #: pupils no place can reach, named before solving (street, level, years, pupil-years; see
     #: :func:`capacity.optimize.checks.unreachable_demand`); also in ``message``
     unreachable: tuple[str, ...] = ()
+    #: by level: pupil-weighted mean trip and longest trip of the assigned pupils over the balance
+    #: years (km between street points; 0 inside the own street; :mod:`capacity.optimize.travel`)
+    mean_travel: Mapping[str, float] | None = None
+    max_travel: Mapping[str, float] | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN/inf become None)."""
@@ -86,9 +90,24 @@ class Plan:
                 "pupils": float(self.balance["pupils"].sum()),
                 "shortfall": float(self.balance["shortfall"].sum()),
                 "overcrowded": float(self.balance["overcrowded"].sum()),
+                "used_facilities": {k: int(v) for k, v in
+                                    self.used_facilities().groupby("level").size().items()},
             }
         )
         return d
+
+    def used_facilities(self, year: int | None = None) -> pd.DataFrame:
+        """The facilities that teach any pupil: ``level, site, site_street, new, pupils`` (pupils
+        summed over the balance years, or in ``year``; existing places are named
+        ``existing:<street>[:public|private:inclusive|non-inclusive]``), by level, most pupils first."""
+        a = self.assignment
+        if year is not None:
+            a = a[a["year"] == year]
+        cols = ["level", "site", "site_street", "new"]
+        out = a.groupby(cols, as_index=False, sort=True)["pupils"].sum()
+        out = out[out["pupils"] > 0]
+        return out.sort_values(["level", "pupils", "site"], ascending=[True, False, True],
+                               kind="stable").reset_index(drop=True)[[*cols, "pupils"]]
 
 
 def _jsonable(obj):
