@@ -45,6 +45,49 @@ def parse_sizes(value) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+#: Columns of a distance (cost) table in long form.
+LONG_COLUMNS = ("origin", "destination", "cost")
+
+
+def distance_matrix(distance) -> pd.DataFrame:
+    """The street x street matrix of ``distance``: a square matrix (index and columns: street codes)
+    is returned as it is; a long table with columns ``origin, destination, cost`` (e.g. travel
+    times from a routing engine; origin = the pupils' street, destination = the street of the
+    places) becomes a matrix over every street named, in the order first named. In the long form a
+    pair not listed is unreachable (no arc, whatever the catchment), a street's cost to itself is 0
+    (own street) and the table is not made symmetric.
+
+    Raises ``ValueError`` naming the row for a duplicate pair or a cost that is missing, not a
+    number or negative.
+    """
+    frame = pd.DataFrame(distance)
+    if not set(LONG_COLUMNS) <= set(frame.columns):
+        return frame.copy()
+    t = frame[list(LONG_COLUMNS)].copy()
+    t["origin"] = t["origin"].astype(str)
+    t["destination"] = t["destination"].astype(str)
+    cost = pd.to_numeric(t["cost"], errors="coerce")
+    bad = cost.isna() | (cost < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        v = frame["cost"].iloc[i]
+        v = v.item() if isinstance(v, np.generic) else v
+        raise ValueError(f"distance table row {i + 1}: cost {v!r} must be a number >= 0 "
+                         f"({t['origin'].iloc[i]} -> {t['destination'].iloc[i]})")
+    dup = t.duplicated(["origin", "destination"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise ValueError(f"distance table row {i + 1}: duplicate pair {t['origin'].iloc[i]} -> "
+                         f"{t['destination'].iloc[i]}")
+    t["cost"] = cost.astype(float)
+    names = list(dict.fromkeys([*t["origin"], *t["destination"]]))
+    m = t.pivot(index="origin", columns="destination", values="cost").reindex(index=names, columns=names)
+    v = m.to_numpy(dtype=float, copy=True)
+    v[np.isnan(v)] = np.inf
+    np.fill_diagonal(v, 0.0)
+    return pd.DataFrame(v, index=names, columns=names)
+
+
 def normalise_tables(demand, supply, sites, distance_km):
     """The input tables with types fixed, sizes parsed and the distance matrix squared.
 
@@ -79,7 +122,7 @@ def normalise_tables(demand, supply, sites, distance_km):
         sit[c] = _to_bool(sit[c]).astype(bool)
     if sit["site"].duplicated().any():
         raise ValueError(f"duplicate site ids: {sorted(sit.loc[sit['site'].duplicated(), 'site'])}")
-    dist = pd.DataFrame(distance_km).copy()
+    dist = distance_matrix(distance_km)
     dist.index = dist.index.astype(str)
     dist.columns = dist.columns.astype(str)
     dist = dist.loc[dist.index, dist.index]  # square, same order
@@ -239,7 +282,7 @@ def _nodes_and_arcs(dem, pools, D, sidx, ckm):
     arcs["dist"] = D[arcs["si"].to_numpy(), arcs["psi"].to_numpy()] if len(arcs) else 0.0
     lim = arcs["level"].map(lambda lv: np.inf if ckm[lv] is None else float(ckm[lv])).astype(float)
     own = arcs["street"] == arcs["pstreet"]
-    arcs = arcs[own | (arcs["dist"] <= lim + 1e-9)]
+    arcs = arcs[own | (np.isfinite(arcs["dist"]) & (arcs["dist"] <= lim + 1e-9))]
     arcs.loc[arcs["street"] == arcs["pstreet"], "dist"] = 0.0
     ay = nodes[["street", "level", "year", "node", "pupils"]].merge(arcs, on=["street", "level"])
     ay = ay[ay["year"] >= ay["avail"]]

@@ -53,7 +53,10 @@ class SchoolPlanModel:
         ``site, street, level, earliest_year, sizes`` (classes; tuple or ``"12;18;24"``),
         ``cost_per_class`` (million CNY per class; NaN = 0), ``public``, ``inclusive``.
     distance_km : DataFrame
-        Street x street distances in km (index and columns: street codes).
+        Street x street distances in km (index and columns: street codes), or a long table
+        ``origin, destination, cost`` (any cost unit, e.g. minutes; pairs not listed are
+        unreachable; see :func:`capacity.optimize.index.distance_matrix`). ``catchment_km`` and
+        the travel terms are then in that unit.
     params : PlanParameters
 
     Examples
