@@ -106,17 +106,31 @@ def normalise_tables(demand, supply, sites, distance_km):
     sup["places"] = sup["places"].astype(float)
     scols = ["site", "street", "level", "earliest_year", "sizes"]
     if sites is None or len(sites) == 0:
-        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive"])
+        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive", "places"])
     else:
         sit = pd.DataFrame(sites).copy()
-        for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True)):
+        for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True),
+                           ("places", np.nan), ("sizes", None)):
             if c not in sit:
                 sit[c] = default
-        sit = sit[[*scols, "cost_per_class", "public", "inclusive"]]
+        sit = sit[[*scols, "cost_per_class", "public", "inclusive", "places"]]
     sit["site"] = sit["site"].astype(str)
     sit["street"] = sit["street"].astype(str)
     sit["earliest_year"] = sit["earliest_year"].astype(int)
-    sit["sizes"] = [parse_sizes(v) for v in sit["sizes"]]
+    # a site may give its capacity in places directly (``places``): one unit of that many standard
+    # places, no overcrowded places, ``cost_per_class`` its cost
+    raw = sit["places"]
+    sit["places"] = pd.to_numeric(raw, errors="coerce").astype(float)
+    unread = raw.notna().to_numpy() & sit["places"].isna().to_numpy()
+    if unread.any():
+        i = int(np.flatnonzero(unread)[0])
+        raise ValueError(f"site {sit['site'].iloc[i]}: places {raw.iloc[i]!r} is not a number")
+    in_places = sit["places"].notna().to_numpy()
+    bad = in_places & ~(sit["places"].fillna(0).to_numpy() > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"site {sit['site'].iloc[i]}: places {sit['places'].iloc[i]:g} must be > 0")
+    sit["sizes"] = [(1,) if p_ else parse_sizes(v) for v, p_ in zip(sit["sizes"], in_places, strict=True)]
     sit["cost_per_class"] = pd.to_numeric(sit["cost_per_class"], errors="coerce").fillna(0.0).astype(float)
     for c in ("public", "inclusive"):
         sit[c] = _to_bool(sit[c]).astype(bool)
@@ -256,6 +270,9 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     opt = opt.sort_values(["site", "year", "classes"], kind="stable").reset_index(drop=True)
     opt["std"] = opt["classes"] * opt["level"].map(cs).astype(float)
     opt["over"] = opt["classes"] * (opt["level"].map(mcs) - opt["level"].map(cs)).astype(float)
+    given = opt["places"].notna()
+    opt.loc[given, "std"] = opt.loc[given, "places"]
+    opt.loc[given, "over"] = 0.0
     opt["cost"] = opt["classes"] * opt["cost_per_class"]
     opt["early"] = (p.plan_end - opt["year"]).astype(float)
 

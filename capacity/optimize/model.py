@@ -51,7 +51,9 @@ class SchoolPlanModel:
         ``street, level, public, inclusive, classes, places``: existing supply, available every year.
     sites : DataFrame
         ``site, street, level, earliest_year, sizes`` (classes; tuple or ``"12;18;24"``),
-        ``cost_per_class`` (million CNY per class; NaN = 0), ``public``, ``inclusive``.
+        ``cost_per_class`` (million CNY per class; NaN = 0), ``public``, ``inclusive``; optional
+        ``places``: the capacity in places directly (then ``sizes`` is not needed: the site is one
+        unit of that many standard places, no overcrowded places, cost ``cost_per_class``).
     distance_km : DataFrame
         Street x street distances in km (index and columns: street codes), or a long table
         ``origin, destination, cost`` (any cost unit, e.g. minutes; pairs not listed are
