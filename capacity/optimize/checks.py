@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from capacity.optimize.index import PlanIndex
+from capacity.optimize.index import PlanIndex, counted
 from capacity.optimize.parameters import DEFAULT_CLASS_SIZE
 
 
@@ -39,7 +39,7 @@ def presolve_checks(ix: PlanIndex, supply: pd.DataFrame, sites: pd.DataFrame) ->
     req = ix.required()
     opt = ix.options
     for lv, n in req.items():
-        cands = opt.loc[opt["level"] == lv, "site"].nunique()
+        cands = opt.loc[(opt["level"] == lv).to_numpy() & counted(opt, p, "schools"), "site"].nunique()
         if p.count_rule == "exact" and n > cands:
             nlate = int((late["level"] == lv).sum())
             problems.append(
@@ -108,7 +108,8 @@ def unreachable_demand(ix: PlanIndex) -> list[str]:
 
 
 def _kg_options(ix: PlanIndex) -> pd.DataFrame:
-    opt = ix.options[ix.options["level"] == ix.params.kindergarten_level]
+    opt = ix.options
+    opt = opt[(opt["level"] == ix.params.kindergarten_level).to_numpy() & counted(opt, ix.params, "places")]
     return opt.drop_duplicates(["site", "classes"])
 
 def _check_places(ix: PlanIndex, req) -> list[str]:

@@ -11,7 +11,7 @@ family               rows                                                       
 ``places``           ``sum_s a[s,p,t] - o[p,t] <= std_p + sum_{tau<=t} std_opt x``             no
 ``overcrowded``      ``o[p,t] <= over_p + sum_{tau<=t} over_opt x`` (where options add some)  no
 ``site``             at most one option per site                                             no
-``count``            ``new_schools`` per level (``count_rule``)                              ``counts``
+``count``            ``new_schools`` per level (``count_rule``; expansions if counted)       ``counts``
 ``kgplaces``         new kindergarten places (``places_rule``)                               ``places``
 ``openings``/``cost``  openings per level and year, capital cost per year                    ``yearly_limits``
 ``sharepub``/``shareinc``  kindergarten public / inclusive share in ``target_year``          ``shares``
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from capacity.optimize.index import PlanIndex
+from capacity.optimize.index import PlanIndex, counted
 from capacity.optimize.sharing import define_min_fill
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
@@ -212,7 +212,7 @@ def define_counts(m: ModelFrame) -> None:
     opt = m.ix.options
     lv_list = list(req)
     lv_code = opt["level"].map({lv: i for i, lv in enumerate(lv_list)})
-    mask = lv_code.notna().to_numpy()
+    mask = lv_code.notna().to_numpy() & counted(opt, m.ix.params, "schools")
     rhs = np.array([req[lv] for lv in lv_list], float)
     m.add_rows("count", lv_code[mask].astype(int).to_numpy(), m.offsets[3] + opt.loc[mask, "opt"].to_numpy(),
                np.ones(int(mask.sum())), rhs, EQ if m.ix.params.count_rule == "exact" else LE)
@@ -224,7 +224,7 @@ def define_kindergarten_places(m: ModelFrame) -> None:
     if p.places_rule == "off":
         return
     opt = m.ix.options
-    sel = (opt["level"] == p.kindergarten_level).to_numpy()
+    sel = (opt["level"] == p.kindergarten_level).to_numpy() & counted(opt, p, "places")
     sense = EQ if p.places_rule == "exact" else GE
     if sel.any():
         m.add_rows("kgplaces", np.zeros(int(sel.sum()), int), m.offsets[3] + opt.loc[sel, "opt"].to_numpy(),

@@ -45,6 +45,9 @@ def parse_sizes(value) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+#: Kinds of candidate site: a new school, or extra classes at existing places (内部挖潜 / 改扩建;
+#: the site joins the pool of existing places of its street, level and type).
+SITE_KINDS = ("new", "expansion")
 #: Columns of a distance (cost) table in long form.
 LONG_COLUMNS = ("origin", "destination", "cost")
 
@@ -106,16 +109,22 @@ def normalise_tables(demand, supply, sites, distance_km):
     sup["places"] = sup["places"].astype(float)
     scols = ["site", "street", "level", "earliest_year", "sizes"]
     if sites is None or len(sites) == 0:
-        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive", "places"])
+        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive", "places", "kind"])
     else:
         sit = pd.DataFrame(sites).copy()
         for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True),
-                           ("places", np.nan), ("sizes", None)):
+                           ("places", np.nan), ("sizes", None), ("kind", "new")):
             if c not in sit:
                 sit[c] = default
-        sit = sit[[*scols, "cost_per_class", "public", "inclusive", "places"]]
+        sit = sit[[*scols, "cost_per_class", "public", "inclusive", "places", "kind"]]
     sit["site"] = sit["site"].astype(str)
     sit["street"] = sit["street"].astype(str)
+    sit["kind"] = sit["kind"].fillna("new").astype(str)
+    odd = ~sit["kind"].isin(SITE_KINDS)
+    if odd.any():
+        i = int(np.flatnonzero(odd.to_numpy())[0])
+        raise ValueError(f"site {sit['site'].iloc[i]}: kind {sit['kind'].iloc[i]!r} must be one of "
+                         f"{', '.join(map(repr, SITE_KINDS))}")
     sit["earliest_year"] = sit["earliest_year"].astype(int)
     # a site may give its capacity in places directly (``places``): one unit of that many standard
     # places, no overcrowded places, ``cost_per_class`` its cost
@@ -279,6 +288,7 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     # pools
     pools = pd.concat([ex[pkey], opt[pkey]]).drop_duplicates().sort_values(pkey).reset_index(drop=True)
     pools = pools.merge(ex, on=pkey, how="left").fillna({"std": 0.0, "over": 0.0})
+    _check_expansions(sit, ex, pkey)
     first_opt = opt.groupby(pkey, as_index=False)["year"].min().rename(columns={"year": "first_opt"})
     pools = pools.merge(first_opt, on=pkey, how="left")
     has_ex = (pools["std"] + pools["over"]) > 0
@@ -288,6 +298,27 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     opt = opt.merge(pools[[*pkey, "pool"]], on=pkey, how="left")
     opt["opt"] = np.arange(len(opt))
     return pools, opt
+
+
+def _check_expansions(sit, ex, pkey) -> None:
+    """An expansion adds classes to existing places: its street, level and type must have some."""
+    exp = sit[sit["kind"] == "expansion"]
+    if not len(exp):
+        return
+    have = exp[pkey].merge(ex[pkey].assign(_has=True), on=pkey, how="left")["_has"].fillna(False).to_numpy()
+    if not have.all():
+        r = exp.iloc[int(np.flatnonzero(~have)[0])]
+        raise ValueError(f"site {r['site']}: an expansion needs existing places of its street, level and "
+                         f"type (street {r['street']}, level {r['level']}, public={bool(r['public'])}, "
+                         f"inclusive={bool(r['inclusive'])}), and there are none")
+
+
+def counted(opt: pd.DataFrame, params, what: str) -> np.ndarray:
+    """Mask of the options that count towards ``new_schools`` (``what="schools"``) or towards
+    ``kindergarten_new_places`` (``what="places"``): new schools always, expansions when
+    ``expansions_count`` / ``expansions_in_places``."""
+    flag = params.expansions_count if what == "schools" else params.expansions_in_places
+    return ((opt["kind"] != "expansion") | bool(flag)).to_numpy()
 
 
 def _nodes_and_arcs(dem, pools, D, sidx, ckm):

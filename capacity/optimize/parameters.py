@@ -104,6 +104,10 @@ class PlanParameters:
         at the same distance), pupils are spread over the places open to them in proportion to
         those places, after the last stage and keeping every stage's value
         (:mod:`capacity.optimize.sharing`); ``"off"``: the solver's vertex stands.
+    expansions_count, expansions_in_places
+        Whether expansion options (sites with ``kind = "expansion"``: extra classes at existing
+        places) count towards ``new_schools`` and towards ``kindergarten_new_places``
+        (default: neither; an expansion is then chosen only where it serves the objective).
     private_min_fill
         Optional share (0-1): existing private kindergarten places keep at least this share of
         their standard places filled every balance year, as far as the pupils who may reach them
@@ -134,6 +138,8 @@ class PlanParameters:
     objective_order: tuple[str, ...] | None = None
     sharing: str = "places"
     private_min_fill: float | None = None
+    expansions_count: bool = False
+    expansions_in_places: bool = False
 
 
 @dataclass(frozen=True)

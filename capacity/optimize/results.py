@@ -62,7 +62,7 @@ class SolverReport:
 @dataclass(frozen=True)
 class Plan:
     """The result: ``schedule`` (``site, street, level, open_year, classes, places, cost, public,
-    inclusive``; cost in million CNY), ``balance`` (``street, level, year, pupils, places, assigned,
+    inclusive, kind``; cost in million CNY; ``kind`` ``new`` or ``expansion``), ``balance`` (``street, level, year, pupils, places, assigned,
     shortfall, overcrowded, max_places, enrolled_here``), ``assignment`` (``street, level, year, site,
     pupils, site_street, new``) and ``report``.
 
@@ -83,7 +83,7 @@ class Plan:
         d = self.report.to_dict()
         d["totals"] = _jsonable(
             {
-                "new_schools": {k: int(v) for k, v in self.schedule.groupby("level").size().items()},
+                "new_schools": {k: int(v) for k, v in _new_only(self.schedule).groupby("level").size().items()},
                 "new_places": {
                     k: float(v) for k, v in self.schedule.groupby("level")["places"].sum().items()
                 },
@@ -108,6 +108,11 @@ class Plan:
         out = out[out["pupils"] > 0]
         return out.sort_values(["level", "pupils", "site"], ascending=[True, False, True],
                                kind="stable").reset_index(drop=True)[[*cols, "pupils"]]
+
+
+def _new_only(schedule: pd.DataFrame) -> pd.DataFrame:
+    """The new schools of a schedule (expansions left out)."""
+    return schedule[schedule["kind"] != "expansion"] if "kind" in schedule else schedule
 
 
 def _jsonable(obj):
@@ -142,6 +147,7 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
         "classes": chosen["classes"].to_numpy().astype(int), "places": chosen["std"].to_numpy(),
         "cost": chosen["cost"].to_numpy(), "public": chosen["public"].to_numpy().astype(bool),
         "inclusive": chosen["inclusive"].to_numpy().astype(bool),
+        "kind": chosen["kind"].to_numpy().astype(str) if "kind" in chosen else "new",
     }).sort_values(["level", "open_year", "site"]).reset_index(drop=True)
 
     flow = arcs[["street", "level", "year", "pool", "pstreet", "node"]].copy()
