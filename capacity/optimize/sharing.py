@@ -153,23 +153,27 @@ def share_ties(ix, frame: ModelFrame, values: np.ndarray) -> tuple[np.ndarray, s
     g = tie_classes(arcs)
     na, no, ng = len(arcs), len(o_py), int(g.max()) + 1
     K = len(SEGMENT_WIDTH)
-    # variables: a' (na), o' (no), then per segment k the deviations above (na) and below (na)
-    nv = na + no + 2 * K * na
+    cnt = np.bincount(g, minlength=ng).astype(float)
+    # deviations only where a class has a choice (two or more arcs); a lone arc keeps its flow
+    tied = np.flatnonzero(cnt[g] > 1)
+    nt = len(tied)
+    # variables: a' (na), o' (no), then per segment k the deviations above (nt) and below (nt)
+    nv = na + no + 2 * K * nt
     ia, io = np.arange(na), na + np.arange(no)
     dev0 = na + no
-    c = np.r_[np.zeros(na + no), np.repeat(np.r_[SEGMENT_SLOPE, SEGMENT_SLOPE], na)]
-    # tie classes keep their totals; a' - sum_k above_k + sum_k below_k = target
-    cols_dev = dev0 + np.arange(2 * K * na)
-    rows_dev = ng + np.tile(np.arange(na), 2 * K)
-    sign_dev = np.r_[-np.ones(K * na), np.ones(K * na)]
-    A_eq = sparse.csr_matrix((np.r_[np.ones(na), np.ones(na), sign_dev],
-                              (np.r_[g, ng + ia, rows_dev], np.r_[ia, ia, cols_dev])), shape=(ng + na, nv))
-    b_eq = np.r_[np.bincount(g, weights=a_now, minlength=ng), target]
+    c = np.r_[np.zeros(na + no), np.repeat(np.r_[SEGMENT_SLOPE, SEGMENT_SLOPE], nt)]
+    # tie classes keep their totals; a' - sum_k above_k + sum_k below_k = target (tied arcs)
+    cols_dev = dev0 + np.arange(2 * K * nt)
+    rows_dev = ng + np.tile(np.arange(nt), 2 * K)
+    sign_dev = np.r_[-np.ones(K * nt), np.ones(K * nt)]
+    A_eq = sparse.csr_matrix((np.r_[np.ones(na), np.ones(nt), sign_dev],
+                              (np.r_[g, ng + np.arange(nt), rows_dev], np.r_[ia, tied, cols_dev])),
+                             shape=(ng + nt, nv))
+    b_eq = np.r_[np.bincount(g, weights=a_now, minlength=ng), target[tied]]
     # segment widths in pupils: a share of the pool-year's standard places (of the class's mean
     # flow where the pool has none)
-    cnt = np.bincount(g, minlength=ng).astype(float)
     scale = std[arc_py]
-    scale = np.where(scale > 0, scale, np.maximum(b_eq[:ng][g] / cnt[g], 1.0))
+    scale = np.where(scale > 0, scale, np.maximum(b_eq[:ng][g] / cnt[g], 1.0))[tied]
     width = np.tile(np.r_[np.outer(SEGMENT_WIDTH, scale).ravel()], 2)
     rows, cols, vals, rhs = [], [], [], []
     r0 = 0
