@@ -419,6 +419,13 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         raise
     except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
         raise ScenarioError(f"the plan model rejects the scenario: {exc}", file=scenario.path) from exc
+    model.check()
+    names = district.street_names() if hasattr(district, "street_names") else {}
+    for note in model.unreachable:  # before solving: pupils no place can reach
+        street = note.split(" of street ", 1)[1].split(" ", 1)[0] if " of street " in note else None
+        if street in names:
+            note = note.replace(f"street {street}", f"street {street} {names[street]}", 1)
+        _say(progress, f"{scenario.name}: {note}")
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
                    f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()
