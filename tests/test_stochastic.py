@@ -1,0 +1,137 @@
+"""The two-stage stochastic plan against brute force on tiny instances (every schedule enumerated),
+and its evaluation on fixed schedules."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from capacity.optimize import PlanParameters, SchoolPlanModel, SolverOptions
+from capacity.optimize.evaluate import ScheduleEvaluator, evaluate_schedule
+from capacity.optimize.stochastic import CVAR_TIEBREAK, RobustPlanModel, risk_measure
+
+EXACT = SolverOptions(time_limit=60, mip_gap=0.0, msg=False, threads=1)
+YEARS = (2021, 2022)
+
+
+def tiny(seed: int, n_sites: int, n_futures: int, catchment: float | None):
+    """2 streets, one level, 2 years; sites with one or two sizes; futures of random demand."""
+    rng = np.random.default_rng(seed)
+    streets = ["A", "B"]
+    dist = pd.DataFrame([[0.0, 1.0], [1.0, 0.0]], index=streets, columns=streets)
+    supply = pd.DataFrame({"street": streets, "level": "primary", "public": True, "inclusive": True,
+                           "classes": [1, 1], "places": [45.0, 45.0]})
+    sites = pd.DataFrame({
+        "site": [f"s{i}" for i in range(n_sites)],
+        "street": rng.choice(streets, n_sites),
+        "level": "primary",
+        "earliest_year": rng.choice(YEARS, n_sites),
+        "sizes": [("1;2" if rng.random() < 0.5 else "1") for _ in range(n_sites)],
+        "cost_per_class": rng.integers(1, 4, n_sites).astype(float),
+    })
+    demands = []
+    for _ in range(n_futures):
+        demands.append(pd.DataFrame({
+            "street": np.repeat(streets, len(YEARS)), "level": "primary",
+            "year": np.tile(YEARS, 2), "pupils": rng.integers(20, 130, 2 * len(YEARS)).astype(float)}))
+    params = PlanParameters(first_year=2021, last_year=2022, plan_start=2021, plan_end=2022,
+                            new_schools={"primary": int(rng.integers(1, n_sites + 1))},
+                            count_rule="at_most", catchment_km={"primary": catchment})
+    return demands, supply, sites, dist, params
+
+
+def schedules(sites: pd.DataFrame, params: PlanParameters):
+    """Every schedule the model may choose (each site closed or one option; count limit)."""
+    choices = []
+    for r in sites.itertuples():
+        opts = [None] + [(y, int(k)) for y in range(max(r.earliest_year, params.plan_start), params.plan_end + 1)
+                         for k in str(r.sizes).split(";")]
+        choices.append([(r.site, o) for o in opts])
+    limit = params.new_schools["primary"]
+    for combo in itertools.product(*choices):
+        opened = [(s, o) for s, o in combo if o is not None]
+        if len(opened) <= limit:
+            yield pd.DataFrame({"site": [s for s, _ in opened], "open_year": [o[0] for _, o in opened],
+                                "classes": [o[1] for _, o in opened]}, columns=["site", "open_year", "classes"])
+
+
+def brute_force(demands, weights, supply, sites, dist, params, measure, alpha):
+    long = pd.concat([d.assign(future=k) for k, d in enumerate(demands)], ignore_index=True)
+    w = np.asarray(weights, float) / np.sum(weights)
+    cost_of = dict(zip(sites["site"], sites["cost_per_class"], strict=True))
+    best = None
+    evaluator = ScheduleEvaluator(long, supply, sites, dist, params)
+    for sch in schedules(sites, params):
+        ev = evaluator.evaluate(sch, travel=True).levels
+        per = ev.groupby("future")[["shortfall", "overcrowded", "travel"]].sum().sort_index()
+
+        def m(col):
+            v = per[col].to_numpy()
+            if measure == "expected":
+                return risk_measure(v, w, "expected")
+            return risk_measure(v, w, "cvar", alpha) + CVAR_TIEBREAK * risk_measure(v, w, "expected")
+        last = sum(0.1 * k * cost_of[s] + 0.01 * (params.plan_end - y)
+                   for s, y, k in sch.itertuples(index=False))
+        key = (m("shortfall"), m("overcrowded"), m("travel"), last)
+        if best is None or _lex_less(key, best[0]):
+            best = (key, sch)
+    return best
+
+
+def _lex_less(a, b, tol=1e-6):
+    for x, y in zip(a, b, strict=True):
+        if x < y - tol * max(1.0, abs(y)):
+            return True
+        if x > y + tol * max(1.0, abs(y)):
+            return False
+    return False
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n_sites=st.integers(2, 3), n_futures=st.integers(2, 3),
+       catchment=st.sampled_from([0.0, None]), measure=st.sampled_from(["expected", "cvar"]),
+       alpha=st.sampled_from([0.5, 0.6]))
+def test_robust_optimum_equals_enumeration(seed, n_sites, n_futures, catchment, measure, alpha):
+    demands, supply, sites, dist, params = tiny(seed, n_sites, n_futures, catchment)
+    weights = np.random.default_rng(seed + 1).integers(1, 4, n_futures).astype(float)
+    model = RobustPlanModel(demands, weights, supply, sites, dist, params, measure=measure, alpha=alpha)
+    plan = model.solve(EXACT).plan
+    assert plan.report.optimal
+    key, _ = brute_force(demands, weights, supply, sites, dist, params, measure, alpha)
+    # the model's schedule, evaluated like every enumerated one, reaches the enumerated optimum
+    got, _ = brute_force_one(plan.schedule, demands, weights, supply, sites, dist, params, measure, alpha)
+    for x, y in zip(got, key, strict=True):
+        assert x == pytest.approx(y, rel=1e-6, abs=1e-5)
+    # and the model's own measures agree with the evaluation of its schedule
+    w = weights / weights.sum()
+    f = plan.futures.sort_values("future")
+    assert risk_measure(f["shortfall"], w, measure, alpha) == pytest.approx(
+        risk_measure(_per_future(plan.schedule, demands, supply, sites, dist, params)["shortfall"], w, measure, alpha),
+        abs=1e-5)
+
+
+def _per_future(schedule, demands, supply, sites, dist, params):
+    long = pd.concat([d.assign(future=k) for k, d in enumerate(demands)], ignore_index=True)
+    ev = evaluate_schedule(schedule, long, supply, sites, dist, params, travel=True).levels
+    return ev.groupby("future")[["shortfall", "overcrowded", "travel"]].sum().sort_index()
+
+
+def brute_force_one(schedule, demands, weights, supply, sites, dist, params, measure, alpha):
+    one = sites.copy()
+    sch = schedule[["site", "open_year", "classes"]]
+    w = np.asarray(weights, float) / np.sum(weights)
+    per = _per_future(sch, demands, supply, sites, dist, params)
+    cost_of = dict(zip(one["site"], one["cost_per_class"], strict=True))
+
+    def m(col):
+        v = per[col].to_numpy()
+        if measure == "expected":
+            return risk_measure(v, w, "expected")
+        return risk_measure(v, w, "cvar", alpha) + CVAR_TIEBREAK * risk_measure(v, w, "expected")
+    last = sum(0.1 * k * cost_of[s] + 0.01 * (params.plan_end - y) for s, y, k in sch.itertuples(index=False))
+    return (m("shortfall"), m("overcrowded"), m("travel"), last), sch
