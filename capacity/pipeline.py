@@ -65,6 +65,9 @@ class ScenarioRun:
         The solved plan (None for a projection-only run).
     counterfactual : Plan or None
         The same demand with existing places only (no new school): shortfall without the plan.
+    robust : RobustResult or None
+        With a ``[robust]`` scenario, after :func:`run_plan`: the robust schedule and its
+        out-of-sample comparison (``capacity.robust.RobustResult``).
     """
 
     name: str
@@ -75,6 +78,7 @@ class ScenarioRun:
     demand: pd.DataFrame
     plan: object = None
     counterfactual: object = None
+    robust: object = None
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -249,6 +253,8 @@ def _scenario_dict(scenario: Scenario, district: District, data_dir: Path) -> di
          "district": {"name": district.name, "code": district.code, "base_year": district.base_year}}
     for part in ("projection", "uncertainty", "enrolment", "plan", "solver"):
         d[part] = dataclasses.asdict(getattr(scenario, part))
+    if scenario.robust is not None:
+        d["robust"] = dataclasses.asdict(scenario.robust)
     d["growth_streets"] = list(scenario.growth_streets)
     return json.loads(json.dumps(d, default=str))
 
@@ -310,12 +316,17 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         The run and the files written: those of :func:`run_project`, those of
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
         ``solver.json``, ``plan.xlsx``, ``plan.gpkg``) and of
-        :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid).
+        :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid). With a
+        ``[robust]`` table also those of :func:`capacity.robust.write_robust` (``robustness.csv``,
+        ``robust_schedule.csv``, ...) and :func:`capacity.robust_figures.write_robust_figures`, and
+        ``solver.json`` gets a ``robust`` record (futures, weights, measure, seeds, solver report).
     """
     from capacity import maps, report
 
     run = run_scenario(scenario, data_dir, progress, solve=True)
     out = Path(out_dir) if out_dir is not None else Path("results") / run.name
+    if run.scenario.robust is not None:
+        run = dataclasses.replace(run, robust=_robust(run, progress))
     paths = _write_projection(run, out)
     t0 = time.perf_counter()
     paths += report.write_plan(out, district=run.district, scenario_name=run.name, plan=run.plan,
@@ -325,9 +336,33 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
                                      counterfactual=run.counterfactual, population=run.population,
                                      demand=run.demand,
                                      growth_streets=list(run.scenario.growth_streets) or None)
+    if run.robust is not None:
+        from capacity import robust, robust_figures
+
+        paths += robust.write_robust(out, run.robust, run.district)
+        paths += robust_figures.write_robust_figures(out, district=run.district, result=run.robust)
+        solver_json = out / "solver.json"
+        info = json.loads(solver_json.read_text(encoding="utf-8"))
+        info["robust"] = run.robust.to_dict()
+        solver_json.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _say(progress, f"{run.name}: wrote tables, workbook, GeoPackage and figures in "
                    f"{time.perf_counter() - t0:.1f} s")
     return run, paths
+
+
+def _robust(run: ScenarioRun, progress):
+    """The robust schedule of a ``[robust]`` scenario and its out-of-sample comparison."""
+    from capacity.optimize import InfeasiblePlan
+    from capacity.robust import run_robust
+
+    s = run.scenario
+    try:
+        return run_robust(run.district, s, s.robust, run.plan.schedule,
+                          run.demand[["street", "level", "year", "pupils"]], progress=progress)
+    except (DataError, ScenarioError, InfeasiblePlan):
+        raise
+    except ValueError as exc:
+        raise ScenarioError(f"the robust plan rejects the scenario: {exc}", file=s.path) from exc
 
 
 def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_dir=None,

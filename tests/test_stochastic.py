@@ -135,3 +135,31 @@ def brute_force_one(schedule, demands, weights, supply, sites, dist, params, mea
         return risk_measure(v, w, "cvar", alpha) + CVAR_TIEBREAK * risk_measure(v, w, "expected")
     last = sum(0.1 * k * cost_of[s] + 0.01 * (params.plan_end - y) for s, y, k in sch.itertuples(index=False))
     return (m("shortfall"), m("overcrowded"), m("travel"), last), sch
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n_streets=st.integers(2, 6), n_futures=st.integers(1, 4))
+def test_min_cut_evaluation_equals_the_lp(seed, n_streets, n_futures):
+    """Shortfall and places short by enumerating cuts agree with the lexicographic LP."""
+    rng = np.random.default_rng(seed)
+    streets = [f"S{i}" for i in range(n_streets)]
+    xy = rng.uniform(0, 4, (n_streets, 2))
+    dist = pd.DataFrame(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)),
+                        index=streets, columns=streets)
+    supply = pd.DataFrame({"street": streets, "level": "primary", "public": True, "inclusive": True,
+                           "classes": rng.integers(0, 3, n_streets), "places": 0.0})
+    supply["places"] = supply["classes"] * 45.0
+    sites = pd.DataFrame({"site": ["n0"], "street": [streets[0]], "level": "primary",
+                          "earliest_year": [2021], "sizes": ["2"], "cost_per_class": [1.0]})
+    demands = pd.DataFrame({"future": np.repeat(np.arange(n_futures), n_streets * 2),
+                            "street": np.tile(np.repeat(streets, 2), n_futures), "level": "primary",
+                            "year": np.tile([2021, 2022], n_futures * n_streets),
+                            "pupils": rng.uniform(0, 200, n_futures * n_streets * 2)})
+    params = PlanParameters(first_year=2021, last_year=2022, plan_start=2021, plan_end=2022,
+                            catchment_km={"primary": 2.0})
+    ev = ScheduleEvaluator(demands, supply, sites, dist, params)
+    sch = pd.DataFrame({"site": ["n0"], "open_year": [2022], "classes": [2]})
+    cut = ev.evaluate(sch).levels
+    lp = ev.evaluate(sch, travel=True).levels
+    for col in ("shortfall", "overcrowded", "places_short"):
+        np.testing.assert_allclose(cut[col], lp[col], atol=1e-4)

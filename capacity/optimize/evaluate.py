@@ -16,6 +16,7 @@ optimum also minimises this sum: augmenting a flow never lowers a pool's intake)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,9 @@ from capacity.optimize.index import build_index, normalise_tables
 from capacity.optimize.parameters import PlanParameters
 
 #: Futures per batch LP (bounds the LP size; the blocks are independent).
-BATCH_FUTURES = 100
+BATCH_FUTURES = 50
+#: Most streets of a level whose cuts are enumerated (2^n sets); above it the LP is solved.
+MAX_CUT_STREETS = 14
 TOL = 1e-6
 
 
@@ -103,9 +106,14 @@ class ScheduleEvaluator:
                           d["pupils"].to_numpy(float))
             self.P[level] = np.clip(P, 0, None)
 
-    def evaluate(self, schedule: pd.DataFrame, *, travel: bool = False) -> Evaluation:
+    def evaluate(self, schedule: pd.DataFrame, *, travel: bool = False,
+                 detail_years: Mapping[str, int] | None = None) -> Evaluation:
         """The lexicographic second stage of ``schedule`` (``site, open_year, classes``) in every
-        future; ``travel`` also minimises and reports travel (a third stage)."""
+        future; ``travel`` also minimises and reports travel (a third stage).
+
+        ``detail_years`` (level -> year) restricts the ``streets`` and ``schools`` tables, which
+        need an assignment (an LP), to one year per level; the ``levels`` table always covers every
+        year (closed form or min cut where it can, else the LP)."""
         ix, futures, streets = self.ix, self.futures, self.streets
         years, pools = ix.years, ix.pools
         schedule = pd.DataFrame({"site": schedule["site"].astype(str),
@@ -139,30 +147,44 @@ class ScheduleEvaluator:
             e_d = pr["dist"].to_numpy(float)
             pool_street = lp["psi"].to_numpy()
             own_only = bool(np.all(pool_street[e_p] == e_s)) if len(e_s) else True
+            ysel = np.arange(len(years))
+            if detail_years is not None and level in detail_years:
+                ysel = np.flatnonzero(years == int(detail_years[level]))
             if own_only:
                 u, o, flow_p, trav = _own_street(P, S, O, e_s, e_p)
+                sf = u.sum(axis=2)
+                short = sf + o.sum(axis=2)
+            elif not travel and len(np.unique(e_s)) <= MAX_CUT_STREETS:
+                sf = P.sum(axis=2) - _max_flow_by_cuts(P, S + O, e_s, e_p)
+                short = P.sum(axis=2) - _max_flow_by_cuts(P, S, e_s, e_p)
+                u, o, flow_p, trav = _batched_lp(P[:, ysel], S[ysel], O[ysel], e_s, e_p, e_d, False)
             else:
                 u, o, flow_p, trav = _batched_lp(P, S, O, e_s, e_p, e_d, travel)
+                sf, short = u.sum(axis=2), u.sum(axis=2) + o.sum(axis=2)
+            if own_only or travel or len(np.unique(e_s)) > MAX_CUT_STREETS:
+                u, o, flow_p = u[:, ysel], o[:, ysel], flow_p[:, ysel]
             fy = np.indices((len(futures), len(years))).reshape(2, -1)
             lv_rows.append(pd.DataFrame({
                 "future": futures[fy[0]], "level": level, "year": years[fy[1]],
-                "pupils": P.sum(axis=2).reshape(-1), "shortfall": u.sum(axis=2).reshape(-1),
-                "overcrowded": o.sum(axis=2).reshape(-1),
+                "pupils": P.sum(axis=2).reshape(-1), "shortfall": np.clip(sf, 0, None).reshape(-1),
+                "overcrowded": np.clip(short - sf, 0, None).reshape(-1),
                 "travel": trav.reshape(-1) if travel else np.nan}))
+            P, S = P[:, ysel], S[ysel]
+            yrs = years[ysel]
             o_street = np.zeros_like(u)
             np.add.at(o_street, (slice(None), slice(None), pool_street), o)
             idx = np.indices(u.shape).reshape(3, -1)
             st_rows.append(pd.DataFrame({
-                "future": futures[idx[0]], "level": level, "year": years[idx[1]],
+                "future": futures[idx[0]], "level": level, "year": yrs[idx[1]],
                 "street": np.asarray(streets, dtype=object)[idx[2]], "pupils": P.reshape(-1),
                 "shortfall": u.reshape(-1), "overcrowded": o_street.reshape(-1)}))
             for r in chosen[chosen["level"] == level].itertuples():
                 j = int(np.searchsorted(lp_ids, int(r.pool)))
                 full = flow_p[:, :, j] >= S[None, :, j] - TOL
-                keep = years >= int(r.open_year)
+                keep = yrs >= int(r.open_year)
                 ff = np.indices((len(futures), int(keep.sum()))).reshape(2, -1)
                 sc_rows.append(pd.DataFrame({"future": futures[ff[0]], "level": level,
-                                             "year": years[keep][ff[1]], "site": r.site,
+                                             "year": yrs[keep][ff[1]], "site": r.site,
                                              "full": full[:, keep].reshape(-1)}))
         levels = pd.concat(lv_rows, ignore_index=True)
         levels["places_short"] = levels["shortfall"] + levels["overcrowded"]
@@ -191,6 +213,31 @@ def _catchment_pairs(ix, sidx) -> pd.DataFrame:
             rows.append(pd.DataFrame({"street": s, "level": level, "pool": lp["pool"].to_numpy()[ok],
                                       "dist": np.where(own, 0.0, d)[ok]}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["street", "level", "pool", "dist"])
+
+
+def _max_flow_by_cuts(P, C, e_s, e_p) -> np.ndarray:
+    """Most pupils placed in every (future, year), (F, Y), by the min-cut theorem.
+
+    The network is source -> street (pupils) -> pool (any arc of the catchment, unbounded) -> sink
+    (capacity ``C``). A cut keeps a set ``T`` of streets on the source side; it must then cut every
+    pool reachable from ``T`` (``N(T)``) and every street outside ``T``:
+    ``max flow = min_T (sum_{s not in T} P_s + sum_{p in N(T)} C_p)``. Enumerating the ``2^n``
+    street sets (``n`` streets with arcs, at most :data:`MAX_CUT_STREETS`) is exact and a few matrix
+    products for all futures at once. Streets without arcs place nobody.
+    """
+    F, Y, _ = P.shape
+    st = np.unique(e_s)
+    n = len(st)
+    pos = np.searchsorted(st, e_s)
+    adj = np.zeros((n, C.shape[1]))
+    adj[pos, e_p] = 1.0
+    T = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(float)   # (2^n, n)
+    NT = (T @ adj > 0).astype(float)                                                  # (2^n, P)
+    out = np.empty((F, Y))
+    for t in range(Y):
+        cut = P[:, t, st] @ (1.0 - T).T + (C[t] @ NT.T)[None, :]                      # (F, 2^n)
+        out[:, t] = cut.min(axis=1)
+    return out
 
 
 def _own_street(P, S, O, e_s, e_p):
