@@ -61,7 +61,7 @@ def places_short_figure(result, district=None):
             ax.set_title(maps._level_label(district, level, cjk is not None) if district is not None else level)
             ax.set_xlabel("pupil-years short (shortfall + overcrowded)")
             ax.set_ylabel("draws")
-            ax.legend(loc="upper right", fontsize=7, frameon=False)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, frameon=False)
         fig.suptitle(f"Places short over {result.settings.evaluation_draws} futures the optimisation did not see")
     return fig
 

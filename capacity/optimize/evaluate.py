@@ -141,7 +141,7 @@ class ScheduleEvaluator:
             lp_ids = lp["pool"].to_numpy()
             pr = self.pairs[self.pairs["level"] == level]
             P = self.P[level]
-            S, O = std[:, lp_ids], over[:, lp_ids]              # (Y, P_l)
+            S, OV = std[:, lp_ids], over[:, lp_ids]              # (Y, P_l)
             e_s = pr["street"].map({s: i for i, s in enumerate(streets)}).to_numpy()
             e_p = np.searchsorted(lp_ids, pr["pool"].to_numpy())
             e_d = pr["dist"].to_numpy(float)
@@ -151,15 +151,15 @@ class ScheduleEvaluator:
             if detail_years is not None and level in detail_years:
                 ysel = np.flatnonzero(years == int(detail_years[level]))
             if own_only:
-                u, o, flow_p, trav = _own_street(P, S, O, e_s, e_p)
+                u, o, flow_p, trav = _own_street(P, S, OV, e_s, e_p)
                 sf = u.sum(axis=2)
                 short = sf + o.sum(axis=2)
             elif not travel and len(np.unique(e_s)) <= MAX_CUT_STREETS:
-                sf = P.sum(axis=2) - _max_flow_by_cuts(P, S + O, e_s, e_p)
+                sf = P.sum(axis=2) - _max_flow_by_cuts(P, S + OV, e_s, e_p)
                 short = P.sum(axis=2) - _max_flow_by_cuts(P, S, e_s, e_p)
-                u, o, flow_p, trav = _batched_lp(P[:, ysel], S[ysel], O[ysel], e_s, e_p, e_d, False)
+                u, o, flow_p, trav = _batched_lp(P[:, ysel], S[ysel], OV[ysel], e_s, e_p, e_d, False)
             else:
-                u, o, flow_p, trav = _batched_lp(P, S, O, e_s, e_p, e_d, travel)
+                u, o, flow_p, trav = _batched_lp(P, S, OV, e_s, e_p, e_d, travel)
                 sf, short = u.sum(axis=2), u.sum(axis=2) + o.sum(axis=2)
             if own_only or travel or len(np.unique(e_s)) > MAX_CUT_STREETS:
                 u, o, flow_p = u[:, ysel], o[:, ysel], flow_p[:, ysel]
@@ -240,7 +240,7 @@ def _max_flow_by_cuts(P, C, e_s, e_p) -> np.ndarray:
     return out
 
 
-def _own_street(P, S, O, e_s, e_p):
+def _own_street(P, S, OV, e_s, e_p):
     """Closed form when every pupil stays in the own street: standard places first, then
     overcrowded places, pool by pool in the order of the arcs."""
     F, Y, _ = P.shape
@@ -250,7 +250,7 @@ def _own_street(P, S, O, e_s, e_p):
     left = P.copy()
     for kind in ("std", "over"):            # fill standard places of every pool, then overcrowded
         for s_, p_ in zip(e_s.tolist(), e_p.tolist(), strict=True):
-            cap = S[None, :, p_] if kind == "std" else O[None, :, p_]
+            cap = S[None, :, p_] if kind == "std" else OV[None, :, p_]
             take = np.minimum(left[:, :, s_], cap - (0 if kind == "std" else o[:, :, p_]))
             take = np.clip(take, 0, None)
             left[:, :, s_] -= take
@@ -260,7 +260,7 @@ def _own_street(P, S, O, e_s, e_p):
     return left, o, flow_p, np.zeros((F, Y))
 
 
-def _batched_lp(P, S, O, e_s, e_p, e_d, travel: bool):
+def _batched_lp(P, S, OV, e_s, e_p, e_d, travel: bool):
     """The lexicographic second stage of every (future, year) block, batched by futures."""
     F, Y, n_s = P.shape
     n_p, n_e = S.shape[1], len(e_s)
@@ -273,7 +273,7 @@ def _batched_lp(P, S, O, e_s, e_p, e_d, travel: bool):
         B = (f1 - f0) * Y
         Pb = P[f0:f1].reshape(B, n_s)
         Sb = np.broadcast_to(S[None], (f1 - f0, Y, n_p)).reshape(B, n_p)
-        Ob = np.broadcast_to(O[None], (f1 - f0, Y, n_p)).reshape(B, n_p)
+        Ob = np.broadcast_to(OV[None], (f1 - f0, Y, n_p)).reshape(B, n_p)
         nv_b = n_e + n_s + n_p                         # variables per block: a, u, o
         nv = B * nv_b
         blk = np.arange(B)
