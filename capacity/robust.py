@@ -238,6 +238,27 @@ def summarise(levels: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def schedule_changes(robust: pd.DataFrame, deterministic: pd.DataFrame) -> pd.DataFrame:
+    """Where and when two schedules open different numbers of places.
+
+    Returns
+    -------
+    DataFrame
+        ``street, level, year, robust_places, deterministic_places, difference`` (standard places
+        opened in that street, level and year by each schedule; only rows that differ), sorted by
+        level, street and year. Sites of one street are interchangeable for the model, so schedules
+        are compared by street.
+    """
+    def places(s):
+        return s.groupby(["street", "level", "open_year"])["places"].sum()
+
+    both = pd.concat({"robust_places": places(robust), "deterministic_places": places(deterministic)},
+                     axis=1).fillna(0.0)
+    both["difference"] = both["robust_places"] - both["deterministic_places"]
+    both = both[both["difference"].abs() > 1e-9].reset_index().rename(columns={"open_year": "year"})
+    return both.sort_values(["level", "street", "year"]).reset_index(drop=True)
+
+
 def peak_years(demand: pd.DataFrame) -> dict[str, int]:
     """Each level's peak year: the year of its largest district demand (``street, level, year,
     pupils``)."""
@@ -354,8 +375,9 @@ def write_robust(out_dir, result: RobustResult, district=None) -> list[Path]:
         p95_places_short, prob_short``), ``robust_schedule.csv`` (as ``schedule.csv``),
         ``robust_value.csv`` (``level, deterministic, robust, value``: expected pupil-years short
         out of sample and the value of the stochastic solution), ``robust_schools.csv``
-        (``plan, site, street, level, open_year, classes, share_full``) and ``robust_streets.csv``
-        (``plan, level, year, street, prob_short``).
+        (``plan, site, street, level, open_year, classes, share_full``), ``robust_streets.csv``
+        (``plan, level, year, street, prob_short``) and ``robust_changes.csv`` (see
+        :func:`schedule_changes`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -365,6 +387,7 @@ def write_robust(out_dir, result: RobustResult, district=None) -> list[Path]:
         "robust_value.csv": result.value,
         "robust_schools.csv": result.schools,
         "robust_streets.csv": result.streets,
+        "robust_changes.csv": schedule_changes(result.plan.schedule, result.deterministic_schedule),
     }
     paths = []
     for name, t in tables.items():

@@ -66,6 +66,17 @@ def test_kmedoids_two_clusters():
     assert list(idx) == [0, 1, 2] and list(w) == pytest.approx([1 / 3] * 3)
 
 
+def test_schedule_changes_by_hand():
+    from capacity.robust import schedule_changes
+    rob = pd.DataFrame({"site": ["a", "b"], "street": ["S", "S"], "level": "primary", "open_year": [2022, 2023],
+                        "places": [540.0, 270.0]})
+    det = pd.DataFrame({"site": ["b", "c"], "street": ["S", "T"], "level": "primary", "open_year": [2022, 2022],
+                        "places": [540.0, 270.0]})
+    ch = schedule_changes(rob, det)
+    assert ch[["street", "year", "robust_places", "deterministic_places", "difference"]].values.tolist() == [
+        ["S", 2023, 270.0, 0.0, 270.0], ["T", 2022, 0.0, 270.0, -270.0]]
+
+
 # -- the model's bad inputs -----------------------------------------------------------------------
 
 def test_robust_model_bad_inputs():
@@ -156,7 +167,7 @@ def test_plan_with_robust_writes_robustness(tmp_path, robust_scenario):
     assert (rob["p95_places_short"] >= rob["p90_places_short"] - 1e-9).all()
     assert rob["prob_short"].between(0, 1).all()
     for name in ("robust_places_short.png", "robust_street_short.png", "robust_schedule.csv",
-                 "robust_value.csv", "robust_schools.csv", "robust_streets.csv"):
+                 "robust_value.csv", "robust_schools.csv", "robust_streets.csv", "robust_changes.csv"):
         assert (out / name).is_file(), name
     info = json.loads((out / "solver.json").read_text(encoding="utf-8"))["robust"]
     assert info["draws"] == 3 and info["measure"] == "cvar" and info["alpha"] == 0.5
