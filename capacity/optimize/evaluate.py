@@ -46,10 +46,12 @@ class Evaluation:
     streets : DataFrame
         ``future, level, year, street, pupils, shortfall, overcrowded, short``: by street,
         ``shortfall`` of the street's pupils and ``overcrowded`` pupils in the street's schools;
-        ``short`` = either is above 1e-6.
+        ``short`` = either is above 1e-6. These come from one optimal assignment (the LP's), in the
+        ``detail_years`` of :meth:`ScheduleEvaluator.evaluate` (default every year).
     schools : DataFrame
         ``future, level, year, site, full``: whether the pool of each opened school has all its
-        standard places used (a new school is filled pro rata with the other places of its pool).
+        standard places used (a new school is filled pro rata with the other places of its pool),
+        in the same years and assignment as ``streets``, from the school's open year on.
     """
 
     levels: pd.DataFrame
