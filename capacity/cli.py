@@ -2,15 +2,22 @@
 
 A thin layer over :mod:`capacity.pipeline`: it parses the arguments, prints progress on stderr and
 turns the user's mistakes (a missing file, a wrong value in the data or in a scenario, a plan that
-cannot be met) into one line ``capacity: error: ...`` and exit status 1.
+cannot be met, an output folder that cannot be written) into one line ``capacity: error: ...`` and
+exit status 1. The output folder is checked before any work; a command that fails or is stopped
+(Ctrl-C, ``kill``) writes nothing and says that the previous results are unchanged. Warnings about
+the data (e.g. a base population slightly off the census figures) are lines
+``capacity: warning: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
 import time
+import warnings
 from pathlib import Path
 
 from capacity import __version__
@@ -112,12 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
             "without any new school, to show what the plan buys.",
             "Writes to the output folder, besides population.csv, demand.csv and scenario.json:",
             listing="""\
+  summary.md      one page for officials (中文 and English): per level the
+                  peak places and classes short, spare places, plan vs need,
+                  schedule and capital cost by year
+  headline.csv    per level and year: pupils, places, places_short,
+                  classes_short, spare_places, utilisation
+  need.csv        schools needed per level against the plan's counts (see
+                  'capacity need'); need_schedule.csv: the needed schools
   schedule.csv    the new schools: site, street, level, open_year, classes,
                   places
-  balance.csv     pupils, places, shortfall (pupils without a place) and
-                  overcrowded pupils, by street, level and year
+  balance.csv     by street, level and year: pupils, places, places short,
+                  spare places, utilisation, shortfall (pupils without a
+                  place) and overcrowded pupils
   assignment.csv  which schools the pupils of each street attend
-  solver.json     solver status, objective, bound, gap and times
+  solver.json     solver status, objective, bound and gap (no times: the same
+                  inputs give the same file)
+  timings.json    build and solve seconds, per solver stage
   plan.xlsx       all tables, one sheet each, with street names (for Excel)
   plan.gpkg       layers 'streets' and 'sites' (for QGIS)
   siting_*.png    per level: shortfall without and with the new schools, new
@@ -125,6 +142,28 @@ def build_parser() -> argparse.ArgumentParser:
   demand_*.png    per level: pupils and places over time, for the district and
                   the growth streets
   pyramid.png     population pyramid of the district"""))
+    _scenario_args(p)
+
+    p = sub.add_parser(
+        "need", formatter_class=_FORMATTER,
+        help="how many new schools the projected pupils need, against the plan's counts",
+        description=_desc(
+            "Project pupils (as 'project' does), then find the fewest new schools per level, "
+            "with openings allowed in any year up to the last balance year, that leave no child "
+            "without a place at the standard class size (or, where the candidate sites cannot, "
+            "the least places short and the streets still short). Order: places short first, "
+            "then the number of schools, then their places and cost, travel last. 'plan' "
+            "writes the same assessment beside the plan as written.",
+            "Writes to the output folder, besides population.csv, demand.csv and scenario.json:",
+            listing="""\
+  need.csv            per level: plan_schools, needed_schools, plan_places,
+                      needed_places, first_needed_year, classes, places short
+                      the candidate sites cannot remove and the streets short
+  need_schedule.csv   the needed schools: site, street, level, open_year,
+                      classes, places
+  need_balance.csv    by street, level and year with the needed schools
+  need_headline.csv   district places short, classes short, spare places and
+                      utilisation per level and year"""))
     _scenario_args(p)
 
     p = sub.add_parser(
@@ -170,9 +209,41 @@ def _one_line(exc: BaseException) -> str:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from capacity.data import DataError
     from capacity.optimize import InfeasiblePlan
+    from capacity.outputs import OutputError
     from capacity.scenario import ScenarioError
 
-    return (DataError, ScenarioError, InfeasiblePlan, OSError)
+    return (DataError, ScenarioError, InfeasiblePlan, OutputError, OSError)
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM (``kill``) turned into an exception, so that a run cleans up as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Stopped()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    from capacity.data import DataWarning
+
+    if issubclass(category, (DataWarning, UserWarning)):  # the tool's own warnings: one line
+        print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr, flush=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _out_of(args) -> Path | None:
+    """The output folder of a writing command (set by the command before any work)."""
+    return getattr(args, "out_checked", None)
+
+
+def _nothing_written(args, existed: bool) -> str:
+    out = _out_of(args)
+    if args.command not in ("project", "plan", "compare"):
+        return ""
+    if out is not None and existed:
+        return f" (nothing written; the results already in {out} are unchanged)"
+    return " (nothing written)"
 
 
 def _validate(args, progress) -> int:
@@ -194,11 +265,28 @@ def _check_scenario_path(path: Path) -> None:
             " (a folder was given)" if path.is_dir() else ""))
 
 
+def _scenario_and_out(args, suffix: str = ""):
+    """Check the command line before any work: the output folder, the scenario file; the loaded
+    scenario and the output folder (``--out``, default ``results/<scenario name>``)."""
+    from capacity.outputs import check_out_dir
+    from capacity.scenario import load_scenario
+
+    if args.out is not None:
+        args.out_checked = check_out_dir(args.out)
+    _check_scenario_path(args.scenario)
+    scenario = load_scenario(args.scenario)
+    args.out_checked = check_out_dir(args.out if args.out is not None
+                                     else Path("results") / f"{scenario.name}{suffix}")
+    if args.data is not None and not args.data.is_dir():
+        raise FileNotFoundError(f"no district folder {args.data} (--data)")
+    return scenario, args.out_checked
+
+
 def _project(args, progress) -> int:
     from capacity.pipeline import run_project
 
-    _check_scenario_path(args.scenario)
-    run, paths = run_project(args.scenario, args.data, args.out, progress)
+    scenario, out = _scenario_and_out(args)
+    run, paths = run_project(scenario, args.data, out, progress)
     out = paths[0].parent
     d = run.demand
     progress(f"wrote {', '.join(p.name for p in paths)} in {out}")
@@ -215,20 +303,49 @@ def _plan(args, progress) -> int:
     from capacity.pipeline import run_plan
     from capacity.report import plan_summary
 
-    _check_scenario_path(args.scenario)
-    run, paths = run_plan(args.scenario, args.data, args.out, progress)
+    scenario, out = _scenario_and_out(args)
+    run, paths = run_plan(scenario, args.data, out, progress)
     out = paths[0].parent
     print(plan_summary(run.plan, district=run.district, counterfactual=run.counterfactual,
-                       scenario_name=run.name))
+                       scenario_name=run.name, need=run.need.table if run.need is not None else None))
     print(f"Results ({len(paths)} files) in {out}")
     return 0
 
 
+def _need(args, progress) -> int:
+    from capacity.pipeline import run_need
+
+    scenario, out = _scenario_and_out(args, "_need")
+    run, paths = run_need(scenario, args.data, out, progress)
+    out = paths[0].parent
+    t = run.need.table
+    print(f"{run.name}: new schools needed (fewest that leave no child without a standard place):")
+    for r in t.itertuples(index=False):
+        line = (f"  {r.level}: {r.needed_schools} needed ({r.needed_places:,.0f} places)"
+                + (f", plan {r.plan_schools}" if not _missing(r.plan_schools) else ""))
+        if round(r.remaining_places_short) > 0:
+            line += (f"; still {r.remaining_places_short:,.0f} places short in {r.remaining_peak_year}"
+                     f" ({r.streets_short})")
+        print(line)
+    print(f"Results ({len(paths)} files) in {out}")
+    return 0
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
+
+
 def _compare(args, progress) -> int:
+    from capacity.outputs import check_out_dir
     from capacity.pipeline import run_compare
 
+    args.out_checked = check_out_dir(args.out)
     for s in args.scenarios:
         _check_scenario_path(s)
+    if args.data is not None and not args.data.is_dir():
+        raise FileNotFoundError(f"no district folder {args.data} (--data)")
     runs, paths = run_compare(args.scenarios, args.data, args.out, progress)
     csv = next((p for p in paths if p.name == "compare.csv"), None)
     if csv is not None:
@@ -241,7 +358,8 @@ def _compare(args, progress) -> int:
     return 0
 
 
-_COMMANDS = {"validate": _validate, "project": _project, "plan": _plan, "compare": _compare}
+_COMMANDS = {"validate": _validate, "project": _project, "plan": _plan, "need": _need,
+             "compare": _compare}
 
 
 def main(argv=None) -> int:
@@ -256,18 +374,28 @@ def main(argv=None) -> int:
     -------
     int
         Exit status: 0 on success, 1 on a user mistake (one line ``capacity: error: ...`` on
-        stderr), 2 on wrong arguments (argparse's usage message).
+        stderr), 2 on wrong arguments (argparse's usage message), 130 on Ctrl-C, 143 on SIGTERM
+        (both leave the output folder as it was and say so).
     """
     args = build_parser().parse_args(argv)
     progress = _Progress(args.quiet)
+    out = getattr(args, "out", None)
+    existed = out is not None and Path(out).is_dir()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        return _COMMANDS[args.command](args, progress)
+        with warnings.catch_warnings():   # a warning of the model is one line, even with --quiet
+            warnings.showwarning = _show_warning
+            return _COMMANDS[args.command](args, progress)
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "stopped (SIGTERM)" if isinstance(exc, _Stopped) else "interrupted"
+        if out is None and _out_of(args) is not None:
+            existed = _out_of(args).is_dir()
+        print(f"{PROG}: {what}{_nothing_written(args, existed)}", file=sys.stderr)
+        return 143 if isinstance(exc, _Stopped) else 130
     except Exception as exc:
         if args.debug or not isinstance(exc, _user_errors()):
             raise
@@ -275,8 +403,13 @@ def main(argv=None) -> int:
             message = f"{exc.strerror or 'cannot read'}: {exc.filename}"
         else:
             message = _one_line(exc)
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        if out is None and _out_of(args) is not None:
+            existed = _out_of(args).is_dir()
+        print(f"{PROG}: error: {message}{_nothing_written(args, existed)}", file=sys.stderr)
         return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

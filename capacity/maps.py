@@ -688,8 +688,13 @@ def growth_streets(demand: pd.DataFrame, n: int = 4, min_growth: float = 0.1) ->
 # writers
 
 
+#: PNG metadata: no "Software" entry naming the matplotlib version (PNGs carry no time either),
+#: so the same inputs give the same bytes.
+PNG_METADATA = {"Software": None}
+
+
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, facecolor="white")
+    fig.savefig(path, dpi=DPI, facecolor="white", metadata=PNG_METADATA)
     fig.clear()
     return path
 

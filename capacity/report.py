@@ -24,6 +24,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from capacity.outputs import fix_geopackage, fix_workbook
+
 __all__ = [
     "compare_schools_table",
     "compare_table",
@@ -31,6 +33,7 @@ __all__ = [
     "selected_years",
     "streets_layer",
     "sites_layer",
+    "timings_dict",
     "write_compare",
     "write_plan",
     "write_workbook",
@@ -200,9 +203,16 @@ def schedule_table(plan, district=None) -> pd.DataFrame:
 
 
 def balance_table(plan, district=None) -> pd.DataFrame:
-    """``balance`` in order level, year, street; years as integers."""
+    """``balance`` in order level, year, street, with the planner's measures by street
+    (``places_short, classes_short, spare_places, utilisation``; :mod:`capacity.measures`);
+    years as integers."""
+    from capacity.measures import _class_sizes, street_measures
+
     b = _balance(plan).copy()
-    first = ["street", "level", "year", "pupils", "places", "assigned", "shortfall", "overcrowded"]
+    if plan is not None and len(b):
+        b = street_measures(b, _class_sizes(plan, None))
+    first = ["street", "level", "year", "pupils", "places", "places_short", "classes_short",
+             "spare_places", "utilisation", "assigned", "shortfall", "overcrowded"]
     b = b[[c for c in first if c in b.columns] + [c for c in b.columns if c not in first]]
     b = _sorted(b, district, ["level", "year", "street"])
     return _ints(b, _whole(b, ["places", "max_places"]))
@@ -262,10 +272,48 @@ def population_table(population: pd.DataFrame, district=None) -> pd.DataFrame:
     return _ints(_sorted(out, district, ["year", "street"]))
 
 
-def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
-    """``solver.json`` content: scenario name, the solver report and totals (JSON-safe)."""
+def _split_timings(d):
+    """(``d`` without its times, the times alone): keys ``seconds`` / ``*_seconds`` at any depth;
+    list items keep their ``term`` (the solver stage) beside their times."""
+    if isinstance(d, dict):
+        rest, times = {}, {}
+        for k, v in d.items():
+            if k == "seconds" or str(k).endswith("_seconds"):
+                times[k] = v
+                continue
+            r, t = _split_timings(v)
+            rest[k] = r
+            if t:
+                times[k] = t
+        if times and "term" in d:
+            times = {"term": d["term"], **times}
+        return rest, times
+    if isinstance(d, (list, tuple)):
+        pairs = [_split_timings(v) for v in d]
+        times = [t for _, t in pairs]
+        return [r for r, _ in pairs], times if any(times) else None
+    return d, None
+
+
+def _report_dict(plan) -> dict:
     rep = plan.report
-    d = dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else dict(vars(rep))
+    return dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else dict(vars(rep))
+
+
+def timings_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
+    """``timings.json`` content: the run's times in seconds (``build_seconds``, ``solve_seconds``,
+    each solver stage's ``seconds``), for the plan and the counterfactual. These differ from run
+    to run, so they are kept out of ``solver.json``."""
+    out = {"scenario": scenario_name, "plan": _split_timings(_report_dict(plan))[1]}
+    if counterfactual is not None:
+        out["counterfactual"] = _split_timings(_report_dict(counterfactual))[1]
+    return _jsonable(out)
+
+
+def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
+    """``solver.json`` content: scenario name, the solver report and totals (JSON-safe); no times
+    (see :func:`timings_dict`), so that the same inputs give the same file."""
+    d = _split_timings(_report_dict(plan))[0]
     out = {"scenario": scenario_name, **d}
     sch, bal = plan.schedule, plan.balance
     totals = {
@@ -427,7 +475,7 @@ def write_workbook(path, sheets: Mapping[str, pd.DataFrame]) -> Path:
                 if fmt:
                     for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                         row[0].number_format = fmt
-    return path
+    return fix_workbook(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -435,7 +483,7 @@ def write_workbook(path, sheets: Mapping[str, pd.DataFrame]) -> Path:
 
 
 def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=None, population=None,
-               demand=None, years: Sequence[int] | None = None) -> list[Path]:
+               demand=None, years: Sequence[int] | None = None, need=None) -> list[Path]:
     """Write a plan's tables, workbook and GeoPackage.
 
     Parameters
@@ -457,35 +505,73 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
     years
         The horizon years of the GeoPackage street layer; default :func:`selected_years`
         (the latest opening year and the last year).
+    need
+        The needs assessment (:class:`capacity.need.NeedAssessment`, optional): ``need.csv`` and
+        ``need_schedule.csv``, and the plan-versus-need columns of the summary.
 
     Returns
     -------
     list of Path
-        ``schedule.csv``, ``balance.csv``, ``assignment.csv``, ``solver.json``, ``plan.xlsx``,
-        ``plan.gpkg`` (layers ``streets`` and ``sites``).
+        ``schedule.csv``, ``balance.csv``, ``assignment.csv``, ``headline.csv``, [``need.csv``,
+        ``need_schedule.csv``], ``summary.md``, ``solver.json``, ``timings.json``, ``plan.xlsx``,
+        ``plan.gpkg`` (layers ``streets`` and ``sites``; ``balance_by_year``, one row per street,
+        level and year with a ``date`` for QGIS's temporal controller; ``existing_supply``; ``flows``,
+        pupils taught in another street, as lines; see :mod:`capacity.layers`).
     """
+    from capacity.measures import headline
+    from capacity.summary import level_rows, official_summary, summary_sheet
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sched = schedule_table(plan, district)
     bal = balance_table(plan, district)
     asg = assignment_table(plan, district)
+    head = _sorted(headline(plan), district, ["level", "year"])
+    tables = [("schedule", _with_names(sched, district)), ("balance", _with_names(bal, district)),
+              ("assignment", _with_names(_with_names(asg, district), district, "site_street")
+               if "site_street" in asg.columns else _with_names(asg, district)),
+              ("headline", head)]
+    need_table = need_sched = None
+    if need is not None:
+        need_table = _sorted(need.table, district, ["level"])
+        need_sched = _with_names(schedule_table(need.plan, district), district)
+        tables += [("need", need_table), ("need_schedule", need_sched)]
     paths = []
-    for name, t in (("schedule", sched), ("balance", bal), ("assignment", asg)):
+    for name, t in tables:
         p = out / f"{name}.csv"
         _round(t, CSV_DECIMALS).to_csv(p, index=False)
         paths.append(p)
+    names = _names(district)
+    street_names = dict(zip(names["street"], names["name_zh"], strict=True)) if len(names) else {}
+    level_zh = dict(zip(district.levels["level"], district.levels["name_zh"], strict=True)) \
+        if district is not None and "name_zh" in district.levels else {}
+    text = official_summary(
+        district_name=getattr(district, "name", "") or "", scenario_name=scenario_name, headline=head,
+        district_name_zh=getattr(district, "name_zh", None),
+        schedule=plan.schedule, need=need_table, street_names=street_names, level_zh=level_zh,
+        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None))
+    p = out / "summary.md"
+    p.write_text(text, encoding="utf-8")
+    paths.append(p)
 
     info = solver_dict(plan, scenario_name, counterfactual)
     p = out / "solver.json"
     p.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths.append(p)
+    p = out / "timings.json"
+    times = timings_dict(plan, scenario_name, counterfactual)
+    p.write_text(json.dumps(times, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths.append(p)
 
     sheets: dict[str, pd.DataFrame] = {}
-    sheets["summary"] = summary_table(plan, counterfactual, district)
-    sheets["schedule"] = _with_names(sched, district)
-    sheets["balance"] = _with_names(bal, district)
-    sheets["assignment"] = _with_names(_with_names(asg, district), district, "site_street") \
-        if "site_street" in asg.columns else _with_names(asg, district)
+    sheets["摘要 summary"] = summary_sheet(level_rows(head, need_table, plan.schedule, level_zh))
+    sheets["headline"] = head
+    sheets["totals"] = summary_table(plan, counterfactual, district)
+    for name, t in tables[:3]:
+        sheets[name] = t
+    if need is not None:
+        sheets["need"] = need_table
+        sheets["need_schedule"] = need_sched
     if counterfactual is not None:
         sheets["balance_without_new"] = _with_names(balance_table(counterfactual, district), district)
     if demand is not None:
@@ -502,7 +588,14 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         p.unlink()
     streets_layer(district, plan, counterfactual, years).to_file(p, layer="streets", driver="GPKG")
     sites_layer(district, plan).to_file(p, layer="sites", driver="GPKG")
-    paths.append(p)
+    from capacity.layers import balance_layer, flows_layer, supply_layer
+
+    balance_layer(district, plan).to_file(p, layer="balance_by_year", driver="GPKG")
+    supply_layer(district).to_file(p, layer="existing_supply", driver="GPKG")
+    flows = flows_layer(district, plan)
+    if len(flows):
+        flows.to_file(p, layer="flows", driver="GPKG")
+    paths.append(fix_geopackage(p))
     return paths
 
 
@@ -510,7 +603,33 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.1f}"
 
 
-def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str | None = None) -> str:
+def _planner_lines(plan, levels, need=None) -> list[str]:
+    """Per level: peak places and classes short (standard class size) and spare places at the end;
+    with a need table, the schools needed against the plan's."""
+    from capacity.measures import headline, peaks
+
+    pk = peaks(headline(plan)).set_index("level")
+    nd = need.set_index("level") if need is not None else None
+    out = ["Places short at the standard class size (peak year) and spare places in the last year:"]
+    w = max(len(lv) for lv in levels) if levels else 5
+    for lv in levels:
+        if lv not in pk.index:
+            continue
+        r = pk.loc[lv]
+        short = round(float(r["places_short"]))
+        peak = (f"{short:,} places ({int(r['classes_short'])} classes) short in {int(r['peak_year'])}"
+                if short > 0 else "no place short")
+        util = r["utilisation_end"]
+        line = (f"  {lv:<{w}}  {peak}; {round(float(r['spare_places_end'])):,} spare places in "
+                f"{int(r['end_year'])}" + (f" ({100 * util:.0f}% full)" if pd.notna(util) else ""))
+        if nd is not None and lv in nd.index:
+            line += f"; needs {int(nd.loc[lv, 'needed_schools'])} new schools (plan: {len(plan.schedule[plan.schedule['level'] == lv])})"
+        out.append(line)
+    return out
+
+
+def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str | None = None,
+                 need: pd.DataFrame | None = None) -> str:
     """A short text summary of a plan (printed by ``capacity plan``).
 
     Parameters
@@ -523,12 +642,15 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         Optional; adds the shortfall without new schools.
     scenario_name
         Optional heading.
+    need
+        ``need.csv`` (optional): the schools needed against the plan's, per level.
 
     Returns
     -------
     str
         Solver status and gap; new schools per level (count, places, by opening year with
-        street names); pupil-years without a place and in overcrowded places by level.
+        street names); per level the peak places and classes short and spare places at the end;
+        pupil-years without a place and in overcrowded places by level (secondary).
     """
     lines = []
     rep = plan.report
@@ -557,8 +679,10 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
                      f" — {by_year}")
     if len(b):
+        lines += _planner_lines(plan, levels, need)
         y0, y1 = int(b["year"].min()), int(b["year"].max())
-        lines.append(f"Pupil-years {y0}–{y1} (pupils without a place / in overcrowded places):")
+        lines.append(f"Pupil-years {y0}–{y1} (pupils without a place / in overcrowded places; "
+                     "a solver's total):")
         cb = counterfactual.balance if counterfactual is not None else None
         w = max(len(lv) for lv in levels) if levels else 5
         hdr = f"  {'level':<{w}}  {'shortfall':>10}  {'overcrowded':>11}"

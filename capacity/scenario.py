@@ -19,7 +19,8 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
 
 ``[projection]``
     :class:`capacity.projection.ProjectionAssumptions` (``end_year``, ``fertility_multiplier``,
-    ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``migration_multiplier``, ``housing_shift_years``,
+    ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``fertility_path`` = ``{ "2023" = 0.75, ... }``,
+    ``migration_multiplier``, ``housing_shift_years``,
     ``housing_multiplier``, ``persons_per_dwelling``, ``occupancy_lag_years``, ``district_total``,
     ``infant_survival``).
 ``[uncertainty]``
@@ -27,7 +28,12 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``seed``, ``percentiles``).
 ``[enrolment]``
     One rate path per level, :class:`capacity.demand.EnrolmentRates`:
-    ``kindergarten = { "2020" = 0.915, "2025" = 0.95 }`` (TOML keys are strings; they are years).
+    ``kindergarten = { "2020" = 0.915, "2025" = 0.95 }`` (TOML keys are strings; they are years),
+    or per stage (levels sharing ages, ``stage`` in ``levels.csv``): the rate of all its levels
+    together, split by ``[stage_share]``.
+``[stage_share]``
+    A level's share of its stage's pupils by year, e.g. ``vocational = { "2020" = 0.32 }``; every
+    level of the stage but one has a share, that one gets the rest.
 ``[plan]``
     :class:`capacity.optimize.PlanParameters` except the fields below (``first_year``,
     ``last_year``, ``plan_start``, ``plan_end``, ``new_schools``, ``count_rule``,
@@ -82,6 +88,7 @@ from capacity.optimize import (
 )
 from capacity.projection import ProjectionAssumptions, Uncertainty
 from capacity.robust import SELECTIONS, RobustSettings
+from capacity.textfile import TextEncodingError, read_text
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
 
@@ -111,14 +118,18 @@ class ScenarioError(ValueError):
         Line of the key in ``file`` when it could be found.
     suggestion : str or None
         The nearest valid key for an unknown key.
+    via : Path or None
+        The scenario file the user gave when ``file`` is a parent it ``extends`` (the message then
+        names both), else None.
     """
 
     def __init__(self, message: str, *, file=None, key: str | None = None, line: int | None = None,
-                 suggestion: str | None = None):
+                 suggestion: str | None = None, via=None):
         self.file = Path(file) if file is not None else None
         self.key = key
         self.line = line
         self.suggestion = suggestion
+        self.via = Path(via) if via is not None and Path(via) != self.file else None
         self.reason = message
         where = str(self.file) if self.file is not None else "scenario"
         if line is not None:
@@ -129,7 +140,16 @@ class ScenarioError(ValueError):
         text += message
         if suggestion:
             text += f" (did you mean '{suggestion}'?)"
+        if self.via is not None:
+            text += f" [inherited by {self.via} through 'extends']"
         super().__init__(text)
+
+    def inherited_by(self, path) -> ScenarioError:
+        """The same error, also naming ``path``, the file that extends :attr:`file`."""
+        if path is None or self.via is not None or self.file is None or Path(path) == self.file:
+            return self
+        return ScenarioError(self.reason, file=self.file, key=self.key, line=self.line,
+                             suggestion=self.suggestion, via=path)
 
 
 @dataclass(frozen=True)
@@ -192,7 +212,7 @@ class Scenario:
         suggestion = key.rsplit(".", 1)[0] + "." + near[0] if near and "." in key else (
             near[0] if near else None)
         return ScenarioError(message, file=file, key=key, line=_find_line(file, key),
-                             suggestion=suggestion)
+                             suggestion=suggestion, via=self.path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,6 +253,7 @@ SCHEMA: dict[str, dict[str, _Leaf] | _Leaf] = {
     "projection": _fields(ProjectionAssumptions, "projection"),
     "uncertainty": _fields(Uncertainty, "uncertainty"),
     "enrolment": _Leaf(typing.get_type_hints(EnrolmentRates)["paths"], ("enrolment", "paths")),
+    "stage_share": _Leaf(typing.get_type_hints(EnrolmentRates)["shares"], ("enrolment", "shares")),
     "plan": _fields(PlanParameters, "plan", exclude=_PLAN_ELSEWHERE),
     "class_size": {
         "standard": _Leaf(_plan_hint("class_size"), ("plan", "class_size")),
@@ -412,6 +433,8 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("uncertainty.seed", _ge(0)),
     ("uncertainty.percentiles.*", _between(0, 100)),
     ("enrolment.*.*", _between(0, 2)),
+    ("stage_share.*.*", _between(0, 1)),
+    ("projection.fertility_path.*", _between(0, 10)),
     ("plan.first_year", _between(1900, 2300)),
     ("plan.new_schools.*", _ge(0)),
     ("plan.count_rule", _one_of(*COUNT_RULES)),
@@ -464,8 +487,8 @@ def _find_line(path, key: str) -> int | None:
     if path is None:
         return None
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = read_text(path).splitlines()
+    except (OSError, TextEncodingError):
         return None
     want = key.split(".")
     table: list[str] = []
@@ -500,11 +523,15 @@ def _find_line(path, key: str) -> int | None:
 
 def _read_toml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ScenarioError("no such scenario file", file=path) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, not a scenario file", file=path) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read the file ({exc.strerror})", file=path) from None
+    except TextEncodingError as exc:
+        raise ScenarioError(exc.reason, file=path, line=exc.line) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -599,7 +626,10 @@ def load_scenario(path) -> Scenario:
     """
     path = Path(path)
     sources: dict[str, Path] = {}
-    merged = _resolve(path, (), sources)
+    try:
+        merged = _resolve(path, (), sources)
+    except ScenarioError as exc:  # in a parent file: name the file the user gave too
+        raise exc.inherited_by(path.resolve() if path.exists() else path) from None
     path = path.resolve() if path.exists() else path
 
     def err(key, message, choices=()) -> ScenarioError:
@@ -659,7 +689,8 @@ def load_scenario(path) -> Scenario:
         data=Path(data) if data else None,
         projection=ProjectionAssumptions(**values["projection"]),
         uncertainty=Uncertainty(**values["uncertainty"]),
-        enrolment=EnrolmentRates(paths=values["enrolment"].get("paths", {})),
+        enrolment=EnrolmentRates(paths=values["enrolment"].get("paths", {}),
+                                 shares=values["enrolment"].get("shares", {})),
         plan=PlanParameters(**values["plan"]),
         solver=SolverOptions(**values["solver"]),
         growth_streets=tuple(top.get("growth_streets", ())),
@@ -672,6 +703,18 @@ def load_scenario(path) -> Scenario:
 
 def _cross_checks(s: Scenario) -> None:
     """Checks between keys (each error names the key that would fix it)."""
+    a = s.projection
+    if a.tfr_path is not None:
+        for other, value in (("fertility_multiplier", a.fertility_multiplier if
+                              a.fertility_multiplier != 1.0 else None),
+                             ("fertility_path", a.fertility_path)):
+            if value is not None:
+                where = s.source_of(f"projection.{other}")
+                raise s.error("projection.tfr_path",
+                              f"projection.tfr_path and projection.{other} are both set (the "
+                              f"latter in {where.name if where else 'this file'}): give one of "
+                              f"them" + (f' (set {other} = "off")' if other == "fertility_path"
+                                         else f" (set {other} = 1.0)"))
     p = s.plan
     if p.first_year > p.last_year:
         raise s.error("plan.last_year", f"must not be before plan.first_year ({p.first_year}), "

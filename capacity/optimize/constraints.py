@@ -60,6 +60,17 @@ class ModelFrame:
     level_rows: list = field(default_factory=list)
     n_constraints: int = 0
     linked: bool = False
+    #: variable blocks added after ``a, u, o, x`` by a family: name -> (start, stop) in ``V``
+    blocks: dict = field(default_factory=dict)
+
+    def add_variables(self, name: str, upper, level_codes) -> int:
+        """Append continuous variables ``name_i >= 0`` (``upper``: bounds, None = none) of the
+        given level codes; returns the position of the first one in ``V``."""
+        start = len(self.V)
+        self.V += [self._new_var(f"{name}_{i}", 0, u, pulp.LpContinuous) for i, u in enumerate(upper)]
+        self.varlev = np.r_[self.varlev, np.asarray(level_codes, dtype=np.int64)]
+        self.blocks[name] = (start, len(self.V))
+        return start
 
     def add_rows(self, family: str, row, col, coef, rhs, sense) -> None:
         """Add the rows ``sum_j coef * V[col] (sense) rhs[row]`` of one family (triplets; duplicate
@@ -259,6 +270,37 @@ def define_shares(m: ModelFrame) -> None:
             m.add_empty_row(f"share{flag}", GE, need)
 
 
+def define_equity(m: ModelFrame) -> None:
+    """The largest share of a street's pupils without a place, per level and year:
+    ``u[s,l,t] <= z[l,t] * pupils[s,l,t]`` with ``z[l,t] >= 0`` (a share, 0-1); the ``equity``
+    stage minimises ``sum z``. Added only when ``params.equity`` and the lexicographic order has
+    an ``equity`` stage."""
+    p, nodes = m.ix.params, m.ix.nodes
+    if not uses_stage(p, "equity") or not len(nodes):
+        return
+    lt = nodes["level"].astype(str) + "|" + nodes["year"].astype(str)
+    code, uniq = pd.factorize(lt, sort=True)
+    lcode = {lv: i for i, lv in enumerate(m.ix.levels)}
+    z0 = m.add_variables("z", [None] * len(uniq), [lcode[u.split("|")[0]] for u in uniq])
+    n = len(nodes)
+    m.add_rows("equity", np.r_[np.arange(n), np.arange(n)],
+               np.r_[m.offsets[1] + np.arange(n), z0 + code],
+               np.r_[np.ones(n), -nodes["pupils"].to_numpy(float)], np.zeros(n), LE)
+
+
+def stage_order(p) -> tuple[str, ...]:
+    """The lexicographic stages of ``p``: ``objective_order`` or ``PLAN_ORDER``, without
+    ``equity`` unless ``p.equity``; the weighted method has no stage order (one weighted sum)."""
+    from capacity.optimize.parameters import PLAN_ORDER
+
+    order = tuple(p.objective_order) if p.objective_order is not None else PLAN_ORDER
+    return tuple(s for s in order if s != "equity" or p.equity)
+
+
+def uses_stage(p, stage: str) -> bool:
+    return p.method == "lexicographic" and stage in stage_order(p)
+
+
 #: Constraint families in the order they are added, with the name under which each can be relaxed
 #: (``None``: never relaxed).
 FAMILY_DEFINITIONS = (
@@ -269,6 +311,7 @@ FAMILY_DEFINITIONS = (
     (define_kindergarten_places, "places"),
     (define_yearly_limits, "yearly_limits"),
     (define_shares, "shares"),
+    (define_equity, None),
 )
 
 

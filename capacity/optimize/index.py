@@ -101,6 +101,13 @@ def check_parameters(p: PlanParameters) -> None:
         raise ValueError(f"method must be 'lexicographic' or 'weighted', got {p.method!r}")
     if p.first_year > p.last_year or p.plan_start > p.plan_end:
         raise ValueError("first_year <= last_year and plan_start <= plan_end are required")
+    if p.objective_order is not None:
+        from capacity.optimize.parameters import STAGES
+
+        bad = [s for s in p.objective_order if s not in STAGES]
+        if bad or len(set(p.objective_order)) != len(p.objective_order):
+            raise ValueError(f"objective_order must name distinct stages of {', '.join(STAGES)}, "
+                             f"got {tuple(p.objective_order)!r}")
     if p.places_rule != "off" and p.kindergarten_new_places is None:
         raise ValueError(f"places_rule={p.places_rule!r} needs kindergarten_new_places")
 

@@ -157,7 +157,7 @@ class SchoolPlanModel:
             binaries=len(self.index.options),
             constraints=b.n_constraints,
             stages=tuple({k: v for k, v in r.items() if not k.startswith("_")} for r in records),
-            **term_values(self.index, b.offsets, values),
+            **term_values(self.index, b.offsets, values, self._frame.blocks),
         )
         self.plan = plan_tables(self.index, b.offsets, self._frame.o_py, values, report)
         return self

@@ -28,6 +28,16 @@ DEFAULT_CATCHMENT_KM: dict[str, float | None] = {
     "senior": None,
 }
 TERMS = ("shortfall", "overcrowding", "travel", "cost")
+#: The lexicographic stages of a plan, most important first: pupils without a place (pupil-years),
+#: the largest share of any street's pupils without a place (``equity``; only with
+#: ``PlanParameters.equity``), pupils in overcrowded places (pupil-years), travel (pupil-km), then
+#: capital cost plus the "not earlier than needed" tie-breaker.
+PLAN_ORDER = ("shortfall", "equity", "overcrowding", "travel", "cost")
+#: The stages of the needs assessment (:mod:`capacity.need`): no child without a standard place
+#: first, then the fewest schools, then the fewest new places, then cost, and travel last.
+NEED_ORDER = ("shortfall", "equity", "overcrowding", "schools", "places", "cost", "travel")
+#: Every stage name ``objective_order`` may use.
+STAGES = ("shortfall", "equity", "overcrowding", "travel", "schools", "places", "cost")
 FAMILIES = ("counts", "places", "shares", "yearly_limits")
 
 
@@ -76,6 +86,13 @@ class PlanParameters:
         ``"lexicographic"`` (shortfall first, then overcrowding, then travel, then cost) or ``"weighted"``.
     kindergarten_level
         The level the places total and the public / inclusive shares refer to.
+    equity
+        Add the equity stage right after total shortfall (lexicographic method only): among the
+        schedules and assignments with the least shortfall, minimise, per level and year, the largest
+        share of any street's pupils without a place, so that no street's children carry the
+        shortfall because their street is far away. Total shortfall is never raised by it.
+    objective_order
+        The lexicographic stages in order (names from ``STAGES``); None = ``PLAN_ORDER``.
     lex_tolerance
         Relative tolerance (plus 1e-5 absolute) with which each lexicographic optimum is fixed.
     """
@@ -100,6 +117,8 @@ class PlanParameters:
     method: str = "lexicographic"
     kindergarten_level: str = "kindergarten"
     lex_tolerance: float = 1e-7
+    equity: bool = True
+    objective_order: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ class SolverReport:
     ``objective`` / ``bound`` / ``gap`` belong to the last stage solved (for the lexicographic method
     the ``cost + early`` stage); ``gap`` is the largest relative gap of any stage; ``optimal`` is True
     only if every stage was proven optimal within ``mip_gap``. ``shortfall`` (pupil-years),
-    ``overcrowding`` (pupil-years), ``travel`` (pupil-km), ``cost`` (million CNY) and ``early``
+    ``overcrowding`` (pupil-years), ``travel`` (pupil-km), ``cost`` (million CNY), ``equity`` (sum over
+    levels and years of the largest share of a street's pupils without a place; None without the
+    equity stage) and ``early``
     (school-years) are the terms at the solution. Times in seconds; ``solve_seconds`` includes
     handing the model to the solver.
     """
@@ -39,6 +41,7 @@ class SolverReport:
     travel: float | None = None
     cost: float | None = None
     early: float | None = None
+    equity: float | None = None
     variables: int = 0
     binaries: int = 0
     constraints: int = 0
@@ -65,6 +68,8 @@ class Plan:
     balance: pd.DataFrame
     assignment: pd.DataFrame
     report: SolverReport
+    #: standard pupils per class by level (the places of one class), as the model used them
+    class_size: Mapping[str, float] | None = None
 
     def to_dict(self) -> dict:
         """``solver.json`` content: the report plus totals of the tables."""
@@ -185,4 +190,5 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
     bal["assigned"] = bal["pupils"] - bal["shortfall"]
     balance = bal[["street", "level", "year", "pupils", "places", "assigned", "shortfall", "overcrowded",
                    "max_places", "enrolled_here"]].sort_values(["level", "year", "street"]).reset_index(drop=True)
-    return Plan(schedule=schedule, balance=balance, assignment=assignment, report=report)
+    return Plan(schedule=schedule, balance=balance, assignment=assignment, report=report,
+                class_size=dict(ix.cs))

@@ -178,6 +178,14 @@ class RobustPlanModel:
                  params: PlanParameters | None = None, *, measure: str = "expected", alpha: float = 0.9):
         self.params = params or PlanParameters()
         check_parameters(self.params)
+        self._own_notes: list[str] = []
+        if getattr(self.params, "equity", False):
+            # the equity stage (largest share of a street's pupils without a place) is not a term
+            # of the robust model: it is left out, and said so
+            self.params = replace(self.params, equity=False)
+            self._own_notes.append("the robust plan has no equity stage (largest share of a street's "
+                                   "pupils without a place): its order is shortfall, overcrowding, "
+                                   "travel, cost")
         if measure not in MEASURES:
             raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
         if not (0.0 <= float(alpha) < 1.0):
@@ -216,7 +224,7 @@ class RobustPlanModel:
             notes += [x for x in n if x not in notes]
             for p in problems:
                 found.setdefault(p, []).append(k)
-        self.notes = notes
+        self.notes = notes + self._own_notes
         out = [p if len(f) == len(self.indices) else f"{p} (futures {', '.join(map(str, f))})"
                for p, f in found.items()]
         if out and raise_on_error:
@@ -285,7 +293,9 @@ class RobustPlanModel:
                        np.asarray(aux_lev, dtype=np.int64), frames[0].varlev[frames[0].offsets[3]:]]
         varlev = varlev.astype(np.int64)
         first = define_terms(frames[0])
-        terms["cost"], terms["early"] = first["cost"], first["early"]
+        for k in ("cost", "early", "schools", "places"):      # first-stage terms (x only)
+            if k in first:
+                terms[k] = first[k]
         components = []
         if not any(m.linked for m in frames):
             for j, lv in enumerate(self.indices[0].levels):
