@@ -333,9 +333,9 @@ def pupils_by_draw(draws: ProjectionDraws, levels: pd.DataFrame, rates: Enrolmen
         :func:`pupils`.
     """
     blocks = []
+    level_rate = level_rates(rates, levels, draws.years)
     for level, residents in _level_persons(draws.persons, draws.ages, levels):   # (D, Y, S)
-        rate = enrolment_rate(rates, level, draws.years)
-        blocks.append((level, residents * rate[None, :, None]))
+        blocks.append((level, residents * level_rate[level][None, :, None]))
     template = _frame(draws.streets, draws.years,
                       [(lv, {"pupils": arr[0]}) for lv, arr in blocks])
     if not blocks:

@@ -255,3 +255,16 @@ def test_bad_uncertainty_values(kw, name):
     d = load_district(TINY)
     with pytest.raises(ValueError, match=f"uncertainty.{name}"):
         project_draws(d, ProjectionAssumptions(end_year=2028), Uncertainty(draws=2, **kw))
+
+
+def test_pupils_by_draw_agrees_with_the_bands():
+    from capacity.demand import DONGLI_ENROLMENT, pupils_by_draw, pupils_draws, school_ages
+    d = load_district(TINY)
+    dr = project_draws(d, ProjectionAssumptions(end_year=2028), Uncertainty(draws=7, migration_street_sd=0.2),
+                       keep_ages=school_ages(d.levels))
+    every = pupils_by_draw(dr, d.levels, DONGLI_ENROLMENT)
+    bands = pupils_draws(dr, d.levels, DONGLI_ENROLMENT, percentiles=(50.0,))
+    med = every.groupby(["street", "level", "year"])["pupils"].median().rename("med").reset_index()
+    m = bands.merge(med, on=["street", "level", "year"])
+    assert len(m) == len(bands) and set(every["draw"]) == set(range(7))
+    np.testing.assert_allclose(m["p50"], m["med"])
