@@ -41,6 +41,9 @@ examples:
   capacity plan scenarios/baseline.toml
   capacity compare scenarios/baseline.toml scenarios/low_fertility.toml \\
                    scenarios/no_new_schools.toml --out results/compare
+  capacity sweep scenarios/baseline.toml \\
+                 --vary projection.fertility_multiplier=0.8,1,1.2 \\
+                 --vary projection.housing_shift_years=-1,0,2 --out results/sweep
 
 Run "capacity COMMAND --help" for what each command writes."""
 
@@ -71,6 +74,12 @@ def _scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", type=Path, default=None,
                    help="output folder (default: results/<scenario name>)")
     _common(p)
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
             "the results side by side, so that the effect of an assumption is seen at a glance.",
             "Writes to the output folder:",
             listing="""\
-  compare.csv            pupils by level in 2025 and 2030, total shortfall and
-                         overcrowding (pupil-years), per scenario
+  compare.csv            what differs between the scenarios (key by key, unit
+                         'assumption'), then pupils by level in 2025 and 2030,
+                         total shortfall and overcrowding (pupil-years), per
+                         scenario
   compare_schools.csv    new schools per street and year, per scenario
   compare.xlsx           the tables above and district pupils by year
   compare_demand.png     pupils by level over time, scenarios overlaid
@@ -185,6 +196,44 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(p)
     p.add_argument("--out", metavar="DIR", type=Path, default=Path("results/compare"),
                    help="output folder (default: results/compare)")
+    _common(p)
+
+    p = sub.add_parser(
+        "sweep", formatter_class=_FORMATTER,
+        help="vary assumptions of a scenario and plan every variant on Dask",
+        description=_desc(
+            "Vary one or more assumptions of a scenario and plan (or project) every variant, as "
+            "tasks on a Dask cluster: by default a local cluster of worker processes (one per "
+            "core, at most one per run), or an existing one with --scheduler. One key at a time "
+            "by default (the scenario as it is, then each value of each key with the others at "
+            "the scenario's value); every combination with --grid. A run that fails is reported "
+            "with its assumptions and error; the others go on (exit status 1 if any failed).",
+            "KEY is any scenario key (projection.fertility_multiplier, "
+            "enrolment.kindergarten.2025, class_size.standard.primary, ...); VALUES a comma list "
+            "(0.8,1,1.2) or a range lo:hi:n (0.7:1.3:5). Values are checked like values in a "
+            "scenario file.",
+            "Writes to the output folder:",
+            listing="""\
+  sweep.csv           one row per run and level: the varied assumptions, then
+                      peak_pupils (and year), peak_places_short (shortfall +
+                      overcrowded, and year), spare_places_end, schools_opened,
+                      cost (million CNY), status, error
+  tornado_<level>.png which assumption moves peak places short most (peak
+                      pupils with --project-only)
+  sweep_<key>.png     the measures against the key's values"""))
+    p.add_argument("scenario", metavar="SCENARIO", type=Path, help="a scenario file (.toml)")
+    p.add_argument("--vary", metavar="KEY=VALUES", action="append", required=True,
+                   help="an assumption and its values (repeat for more keys)")
+    p.add_argument("--grid", action="store_true", help="every combination of the values")
+    p.add_argument("--project-only", action="store_true",
+                   help="project pupils only (no plan is solved)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="address of a running Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", metavar="N", type=_positive_int, default=None,
+                   help="workers of the local cluster (default: min(runs, cores))")
+    _data_arg(p)
+    p.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help="output folder (default: results/sweep_<scenario name>)")
     _common(p)
     return parser
 
@@ -347,19 +396,52 @@ def _compare(args, progress) -> int:
     if args.data is not None and not args.data.is_dir():
         raise FileNotFoundError(f"no district folder {args.data} (--data)")
     runs, paths = run_compare(args.scenarios, args.data, args.out, progress)
-    csv = next((p for p in paths if p.name == "compare.csv"), None)
-    if csv is not None:
-        import pandas as pd
+    import pandas as pd
 
-        with pd.option_context("display.width", 200, "display.max_columns", 20,
-                               "display.max_rows", 200):
-            print(pd.read_csv(csv).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+    from capacity.report import assumptions_table, compare_table
+
+    assumed = assumptions_table(runs)
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_rows", 200):
+        if not assumed.empty:
+            print("What differs between the scenarios:")
+            print(assumed.to_string(index=False))
+            print()
+        print(compare_table(runs).to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
     print(f"Compared {len(runs)} scenarios; results ({len(paths)} files) in {args.out}")
     return 0
 
 
+def _sweep(args, progress) -> int:
+    import contextlib
+
+    from capacity.outputs import check_out_dir, staged_folder
+    from capacity.sweep import run_sweep, write_sweep
+
+    scenario, _ = _scenario_and_out(args)
+    out = args.out_checked = check_out_dir(args.out if args.out is not None
+                                           else Path("results") / f"sweep_{scenario.name}")
+    with contextlib.redirect_stdout(sys.stderr):  # Dask's progress bar: stderr, like progress
+        result = run_sweep(args.scenario, args.vary, grid=args.grid, solve=not args.project_only,
+                           data_dir=args.data, scheduler=args.scheduler, n_workers=args.workers,
+                           progress=progress, progress_bar=not args.quiet)
+    with staged_folder(out) as tmp:  # written as a whole, like every other command
+        paths = [out / p.relative_to(tmp) for p in write_sweep(tmp, result)]
+    n, failed = len(result.runs), result.failed
+    print(f"Swept {n} runs on {result.workers} Dask workers in {result.seconds:.1f} s; results "
+          f"({len(paths)} files) in {out}")
+    if failed:
+        for r, o in failed:
+            print(f"{PROG}: run {r.run} failed ({', '.join(f'{k}={v}' for k, v in r.values.items())}): "
+                  f"{o.error}", file=sys.stderr)
+        print(f"{PROG}: error: {len(failed)} of {n} runs failed (see the error column of "
+              f"{out / 'sweep.csv'})", file=sys.stderr)
+        return 1
+    return 0
+
+
 _COMMANDS = {"validate": _validate, "project": _project, "plan": _plan, "need": _need,
-             "compare": _compare}
+             "compare": _compare, "sweep": _sweep}
 
 
 def main(argv=None) -> int:

@@ -38,9 +38,9 @@ def balance_layer(district, plan) -> gpd.GeoDataFrame:
         places_short, classes_short, spare_places, utilisation, shortfall, overcrowded`` (pupils
         rounded to 0.1; places and classes whole; utilisation a share) and the street polygon.
     """
-    from capacity.measures import _class_sizes, street_measures
+    from capacity.measures import _class_sizes, plan_grades, street_measures
 
-    b = street_measures(plan.balance, _class_sizes(plan, None))
+    b = street_measures(plan.balance, _class_sizes(plan, None), **plan_grades(plan))
     cols = ["street", "level", "year", "pupils", "places", "places_short", "classes_short",
             "spare_places", "utilisation", "shortfall", "overcrowded"]
     b = b[cols].copy()

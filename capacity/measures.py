@@ -10,7 +10,10 @@ through these functions:
     shortfall counts at the pupils' home street and overcrowding at the street the school is in.
 ``classes_short``
     ``places_short`` in classes of the standard size, rounded up. Places short are first rounded to
-    whole pupils (they are expected values; a thousandth of a pupil is not a class).
+    whole pupils (they are expected values; a thousandth of a pupil is not a class). With class
+    sizes by grade (``grade_class_size``, the kindergarten level), in real classes:
+    ``sum_g ceil(round(places_short x share_g) / size_g)``, ``share_g`` the grade's share of the
+    level's pupils that year (``grade_shares``; :mod:`capacity.grades`).
 ``spare_places``
     Standard places nobody uses: ``places - (enrolled_here - overcrowded)``, at least 0.
 ``utilisation``
@@ -28,9 +31,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from capacity.grades import grade_classes_short, share_matrix
 from capacity.optimize import DEFAULT_CLASS_SIZE
 
-__all__ = ["classes_for", "headline", "peaks", "street_measures"]
+__all__ = ["classes_for", "headline", "peaks", "plan_grades", "street_measures"]
 
 #: The columns of :func:`headline`.
 HEADLINE_COLUMNS = ("level", "year", "pupils", "places", "places_short", "classes_short",
@@ -65,7 +69,34 @@ def _class_sizes(plan, class_size: Mapping[str, float] | None) -> dict[str, floa
     return sizes
 
 
-def street_measures(balance: pd.DataFrame, class_size: Mapping[str, float]) -> pd.DataFrame:
+def plan_grades(plan, grade_class_size=None, grade_shares=None) -> dict:
+    """The grade keywords of :func:`street_measures` for ``plan``: the arguments if given, else
+    the plan's ``grade_class_size``, ``grade_shares`` and kindergarten level (``{}`` without
+    grades)."""
+    sizes = grade_class_size if grade_class_size is not None else getattr(plan, "grade_class_size", None)
+    if not sizes:
+        return {}
+    shares = grade_shares if grade_shares is not None else getattr(plan, "grade_shares", None)
+    return {"grade_class_size": sizes, "grade_shares": shares,
+            "grade_level": getattr(plan, "grade_level", None) or "kindergarten"}
+
+
+def _classes_short(frame: pd.DataFrame, cs: pd.Series, grade_class_size, grade_shares,
+                   grade_level) -> np.ndarray:
+    out = classes_for(frame["places_short"], cs.fillna(1.0))
+    if grade_class_size:
+        kg = (frame["level"] == grade_level).to_numpy()
+        if kg.any():
+            shares = share_matrix(frame.loc[kg, "year"].to_numpy(int), grade_shares, grade_class_size)
+            out[kg] = grade_classes_short(frame.loc[kg, "places_short"].to_numpy(float), shares,
+                                          grade_class_size)
+    return out
+
+
+def street_measures(balance: pd.DataFrame, class_size: Mapping[str, float], *,
+                    grade_class_size: Mapping[int, float] | None = None,
+                    grade_shares: pd.DataFrame | None = None,
+                    grade_level: str = "kindergarten") -> pd.DataFrame:
     """``balance`` with ``places_short, classes_short, spare_places, utilisation`` added.
 
     Parameters
@@ -75,6 +106,14 @@ def street_measures(balance: pd.DataFrame, class_size: Mapping[str, float]) -> p
         (pupils; places at the standard class size).
     class_size : mapping
         Standard pupils per class by level.
+    grade_class_size : mapping, optional
+        Age -> standard pupils per class of ``grade_level``'s grades; with it that level's
+        ``classes_short`` are real classes by grade (:func:`capacity.grades.grade_classes_short`).
+    grade_shares : DataFrame, optional
+        ``year, age, share``: each grade's share of the level's pupils (district; the same shares
+        are used in every street). Missing years (or None): equal shares.
+    grade_level : str
+        The level the grades belong to.
 
     Returns
     -------
@@ -85,13 +124,15 @@ def street_measures(balance: pd.DataFrame, class_size: Mapping[str, float]) -> p
     here = b["enrolled_here"] if "enrolled_here" in b else b["assigned"]
     b["places_short"] = b["shortfall"] + b["overcrowded"]
     cs = b["level"].map(lambda lv: float(class_size.get(lv, np.nan)))
-    b["classes_short"] = classes_for(b["places_short"], cs.fillna(1.0))
+    b["classes_short"] = _classes_short(b, cs, grade_class_size, grade_shares, grade_level)
     b["spare_places"] = (b["places"] - (here - b["overcrowded"])).clip(lower=0.0)
     b["utilisation"] = (here / b["places"].where(b["places"] > 0)).astype(float)
     return b
 
 
-def headline(plan, class_size: Mapping[str, float] | None = None) -> pd.DataFrame:
+def headline(plan, class_size: Mapping[str, float] | None = None, *,
+             grade_class_size: Mapping[int, float] | None = None,
+             grade_shares: pd.DataFrame | None = None) -> pd.DataFrame:
     """District totals per level and year in the planner's units.
 
     Parameters
@@ -100,6 +141,10 @@ def headline(plan, class_size: Mapping[str, float] | None = None) -> pd.DataFram
         A plan (``balance``; ``class_size`` if it carries one).
     class_size : mapping, optional
         Standard pupils per class by level; default the plan's, else ``DEFAULT_CLASS_SIZE``.
+    grade_class_size, grade_shares : optional
+        Class sizes by grade (age -> pupils per class) and grade shares (``year, age, share``) of
+        the kindergarten level; default the plan's (``None`` there: one class size). With them the
+        kindergarten ``classes_short`` are real classes by grade.
 
     Returns
     -------
@@ -109,13 +154,16 @@ def headline(plan, class_size: Mapping[str, float] | None = None) -> pd.DataFram
         the parts of ``places_short``).
     """
     sizes = _class_sizes(plan, class_size)
-    b = street_measures(plan.balance, sizes)
+    grades = plan_grades(plan, grade_class_size, grade_shares)
+    b = street_measures(plan.balance, sizes, **grades)
     here = b["enrolled_here"] if "enrolled_here" in b else b["assigned"]
     b = b.assign(_here=here)
     g = b.groupby(["level", "year"], as_index=False, sort=False)[
         ["pupils", "places", "shortfall", "overcrowded", "spare_places", "_here"]].sum()
     g["places_short"] = g["shortfall"] + g["overcrowded"]
-    g["classes_short"] = classes_for(g["places_short"], g["level"].map(sizes).astype(float))
+    g["classes_short"] = _classes_short(g, g["level"].map(sizes).astype(float),
+                                        grades.get("grade_class_size"), grades.get("grade_shares"),
+                                        grades.get("grade_level", "kindergarten"))
     g["utilisation"] = (g["_here"] / g["places"].where(g["places"] > 0)).astype(float)
     g["year"] = g["year"].astype(int)
     return g[list(HEADLINE_COLUMNS)].sort_values(["level", "year"], kind="stable").reset_index(drop=True)

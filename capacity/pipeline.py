@@ -96,6 +96,22 @@ class ScenarioRun:
     robust: object = None
 
 
+def grade_ages(district: District, level: str) -> list[int]:
+    """The ages of ``level`` (``first_age`` to ``last_age`` in ``levels.csv``)."""
+    row = district.levels.set_index("level").loc[level]
+    return list(range(int(row["first_age"]), int(row["last_age"]) + 1))
+
+
+def with_grade_shares(plan, population: pd.DataFrame):
+    """``plan`` with ``grade_shares`` (``year, age, share``; :func:`capacity.grades.grade_shares`)
+    from the projected population, when the plan has class sizes by grade; else ``plan``."""
+    if plan is None or not getattr(plan, "grade_class_size", None):
+        return plan
+    from capacity.grades import grade_shares
+
+    return dataclasses.replace(plan, grade_shares=grade_shares(population, plan.grade_class_size))
+
+
 def _say(progress: Progress | None, message: str) -> None:
     if progress is not None:
         progress(message)
@@ -143,6 +159,16 @@ def check_scenario(scenario: Scenario, district: District) -> None:
     if p.places_rule != "off" and p.kindergarten_level not in levels:
         raise scenario.error("plan.kindergarten_level",
                              f"no such level in the district ({', '.join(levels)})", levels)
+    if p.grade_class_size is not None:
+        if p.kindergarten_level not in levels:
+            raise scenario.error("plan.kindergarten_level", f"no such level in the district "
+                                 f"({', '.join(levels)}); class_size.grades needs it", levels)
+        want = grade_ages(district, p.kindergarten_level)
+        if sorted(p.grade_class_size) != want:
+            raise scenario.error("class_size.grades",
+                                 f"the grades must be the ages of {p.kindergarten_level} in "
+                                 f"levels.csv ({', '.join(map(str, want))}), got "
+                                 f"{', '.join(map(str, sorted(p.grade_class_size)))}")
     streets = list(district.street_ids)
     for i, s in enumerate(scenario.growth_streets):
         if s not in streets:
@@ -230,8 +256,11 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
     solved = counterfactual = assessed = None
     if solve and plan:
         solved, counterfactual = _solve(scenario, district, demand, progress)
+    solved = with_grade_shares(solved, population)
+    counterfactual = with_grade_shares(counterfactual, population)
     if solve and need:
         assessed = _assess_need(scenario, district, demand, solved, progress)
+        assessed = dataclasses.replace(assessed, plan=with_grade_shares(assessed.plan, population))
     return ScenarioRun(name=scenario.name, scenario=scenario, district=district, projection=projection,
                        population=population, demand=demand, plan=solved, counterfactual=counterfactual,
                        need=assessed)

@@ -27,6 +27,7 @@ import pandas as pd
 from capacity.outputs import fix_geopackage, fix_workbook
 
 __all__ = [
+    "assumptions_table",
     "compare_schools_table",
     "compare_table",
     "plan_summary",
@@ -37,6 +38,7 @@ __all__ = [
     "write_compare",
     "write_plan",
     "write_workbook",
+    "scenario_labels",
 ]
 
 #: Columns that hold counts (written as integers).
@@ -206,11 +208,11 @@ def balance_table(plan, district=None) -> pd.DataFrame:
     """``balance`` in order level, year, street, with the planner's measures by street
     (``places_short, classes_short, spare_places, utilisation``; :mod:`capacity.measures`);
     years as integers."""
-    from capacity.measures import _class_sizes, street_measures
+    from capacity.measures import _class_sizes, plan_grades, street_measures
 
     b = _balance(plan).copy()
     if plan is not None and len(b):
-        b = street_measures(b, _class_sizes(plan, None))
+        b = street_measures(b, _class_sizes(plan, None), **plan_grades(plan))
     first = ["street", "level", "year", "pupils", "places", "places_short", "classes_short",
              "spare_places", "utilisation", "assigned", "shortfall", "overcrowded"]
     b = b[[c for c in first if c in b.columns] + [c for c in b.columns if c not in first]]
@@ -549,7 +551,9 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         district_name=getattr(district, "name", "") or "", scenario_name=scenario_name, headline=head,
         district_name_zh=getattr(district, "name_zh", None),
         schedule=plan.schedule, need=need_table, street_names=street_names, level_zh=level_zh,
-        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None))
+        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None),
+        grade_class_size=getattr(plan, "grade_class_size", None),
+        grade_level=getattr(plan, "grade_level", None) or "kindergarten")
     p = out / "summary.md"
     p.write_text(text, encoding="utf-8")
     paths.append(p)
@@ -709,6 +713,96 @@ def _run_levels(runs: Mapping[str, object]) -> list[str]:
     return order
 
 
+#: Shown in the assumptions table for a key a scenario leaves to the model's default.
+DEFAULT_CELL = "(default)"
+
+
+def _assumptions(runs: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    from capacity.scenario import assumptions
+
+    return {n: assumptions(r.scenario) for n, r in runs.items()
+            if getattr(r, "scenario", None) is not None}
+
+
+def _differing(values: Mapping[str, Mapping[str, object]]) -> list[str]:
+    keys: list[str] = []
+    for v in values.values():
+        keys += [k for k in v if k not in keys]
+    return [k for k in keys
+            if len({repr(v.get(k, DEFAULT_CELL)) for v in values.values()}) > 1]
+
+
+def _cell(value) -> object:
+    if isinstance(value, list):
+        return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in value)
+    return value
+
+
+def assumptions_table(runs: Mapping[str, object]) -> pd.DataFrame:
+    """What differs between the scenarios, key by key.
+
+    Parameters
+    ----------
+    runs
+        Scenario name → run (with ``scenario``, a :class:`capacity.scenario.Scenario`; runs
+        without one are left out).
+
+    Returns
+    -------
+    DataFrame
+        ``key`` (dotted scenario key, e.g. ``projection.fertility_multiplier``) and one column per
+        scenario with its value as a scenario file writes it (``"off"`` for none, ``"(default)"``
+        where the scenario leaves the key to the model). Only keys whose values differ; no rows
+        when the scenarios differ in name only.
+    """
+    values = _assumptions(runs)
+    rows = [{"key": k, **{n: _cell(v.get(k, DEFAULT_CELL)) for n, v in values.items()}}
+            for k in _differing(values)]
+    return pd.DataFrame(rows, columns=["key", *values])
+
+
+def _short_key(key: str) -> str:
+    for prefix in ("projection.", "plan."):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+def scenario_labels(runs: Mapping[str, object], max_items: int = 3, width: int = 44) -> dict[str, str]:
+    """Legend labels naming each scenario's differing assumptions.
+
+    The first scenario is the reference: its label gives its own values of the keys in which any
+    scenario differs; every other label gives the keys in which that scenario differs from the
+    reference, e.g. ``"low_fertility: fertility_multiplier=0.8"``. At most ``max_items`` keys are
+    named (then ``+n more``); lines are wrapped at ``width`` characters. A run without a scenario
+    is labelled by its name.
+
+    Returns
+    -------
+    dict
+        Scenario name → label.
+    """
+    import textwrap
+
+    values = _assumptions(runs)
+    keys = _differing(values)
+    labels = {n: n for n in runs}
+    if not values:
+        return labels
+    ref_name = next(iter(values))
+    ref = values[ref_name]
+    for n, v in values.items():
+        own = keys if n == ref_name else [k for k in keys
+                                          if repr(v.get(k, DEFAULT_CELL)) != repr(ref.get(k, DEFAULT_CELL))]
+        items = [f"{_short_key(k)}={_cell(v.get(k, DEFAULT_CELL))}" for k in own]
+        if len(items) > max_items:
+            items = items[:max_items] + [f"+{len(own) - max_items} more"]
+        head = f"{n} (reference)" if n == ref_name and len(values) > 1 else n
+        text = head + (": " + ", ".join(items) if items else (": same assumptions" if n != ref_name else ""))
+        labels[n] = "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or n
+    return labels
+
+
 def compare_table(runs: Mapping[str, object], years: Sequence[int] = (2025, 2030)) -> pd.DataFrame:
     """Side-by-side table of scenarios.
 
@@ -816,7 +910,8 @@ def compare_demand_table(runs: Mapping[str, object]) -> pd.DataFrame:
 
 
 def write_compare(out_dir, runs: Mapping[str, object], years: Sequence[int] = (2025, 2030)) -> list[Path]:
-    """Write ``compare.csv``, ``compare_schools.csv`` and ``compare.xlsx``.
+    """Write ``compare.csv``, ``compare_schools.csv`` and ``compare.xlsx``, each starting with what
+    differs between the scenarios (:func:`assumptions_table`).
 
     Parameters
     ----------
@@ -830,17 +925,24 @@ def write_compare(out_dir, runs: Mapping[str, object], years: Sequence[int] = (2
     Returns
     -------
     list of Path
-        The files written. The workbook has sheets ``compare``, ``schools`` and ``demand``
+        The files written. ``compare.csv`` starts with one row per differing assumption
+        (``measure`` = the scenario key, ``level`` empty, ``unit`` = ``assumption``, the
+        scenarios' values), then the rows of :func:`compare_table`. The workbook has sheets
+        ``assumptions`` (:func:`assumptions_table`), ``compare``, ``schools`` and ``demand``
         (district pupils by scenario, level and year).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = compare_table(runs, years)
     schools = compare_schools_table(runs)
+    assumed = assumptions_table(runs)
+    head = assumed.rename(columns={"key": "measure"}).assign(level="", unit="assumption")
     paths = [out / "compare.csv", out / "compare_schools.csv"]
-    _round(table, CSV_DECIMALS).to_csv(paths[0], index=False)
+    rounded = _round(table, CSV_DECIMALS)
+    parts = [p for p in (head.reindex(columns=rounded.columns), rounded) if not p.empty]
+    (pd.concat(parts, ignore_index=True) if parts else rounded).to_csv(paths[0], index=False)
     schools.to_csv(paths[1], index=False)
     paths.append(write_workbook(out / "compare.xlsx", {
-        "compare": _round(table, SHOW_DECIMALS), "schools": schools,
+        "assumptions": assumed, "compare": _round(table, SHOW_DECIMALS), "schools": schools,
         "demand": _round(compare_demand_table(runs), SHOW_DECIMALS)}))
     return paths

@@ -42,7 +42,9 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``kindergarten_level``).
 ``[class_size]``
     ``standard`` and ``maximum``: pupils per class by level (``PlanParameters.class_size`` and
-    ``max_class_size``).
+    ``max_class_size``); ``grades``: the kindergarten level's pupils per class by grade, keyed by
+    age, e.g. ``{ "3" = 25, "4" = 30, "5" = 35 }`` (``PlanParameters.grade_class_size``; ``"off"``
+    = one class size for all grades).
 ``[catchment]``
     km between street points by level (``PlanParameters.catchment_km``): ``0`` = own street only,
     the string ``"district"`` = anywhere in the district.
@@ -90,7 +92,7 @@ from capacity.projection import ProjectionAssumptions, Uncertainty
 from capacity.robust import SELECTIONS, RobustSettings
 from capacity.textfile import TextEncodingError, read_text
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
+__all__ = ["Scenario", "ScenarioError", "assumptions", "load_scenario", "scenario_keys"]
 
 #: Allowed values of the string options.
 COUNT_RULES = ("exact", "at_most")
@@ -211,8 +213,10 @@ class Scenario:
         near = difflib.get_close_matches(last, [str(c) for c in choices], n=1, cutoff=0.5)
         suggestion = key.rsplit(".", 1)[0] + "." + near[0] if near and "." in key else (
             near[0] if near else None)
+        # a value given on the command line (``--vary``) is not inherited through ``extends``
+        via = None if file is not None and str(file).startswith("--") else self.path
         return ScenarioError(message, file=file, key=key, line=_find_line(file, key),
-                             suggestion=suggestion, via=self.path)
+                             suggestion=suggestion, via=via)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ def _plan_hint(name: str):
     return typing.get_type_hints(PlanParameters)[name]
 
 
-_PLAN_ELSEWHERE = ("class_size", "max_class_size", "catchment_km", "weights", "method", "lex_tolerance")
+_PLAN_ELSEWHERE = ("class_size", "max_class_size", "grade_class_size", "catchment_km", "weights", "method", "lex_tolerance")
 
 _TOP: dict[str, _Leaf] = {
     "extends": _Leaf(str, ("", "extends")),
@@ -258,6 +262,7 @@ SCHEMA: dict[str, dict[str, _Leaf] | _Leaf] = {
     "class_size": {
         "standard": _Leaf(_plan_hint("class_size"), ("plan", "class_size")),
         "maximum": _Leaf(_plan_hint("max_class_size"), ("plan", "max_class_size")),
+        "grades": _Leaf(_plan_hint("grade_class_size"), ("plan", "grade_class_size")),
     },
     "catchment": _Leaf(_plan_hint("catchment_km"), ("plan", "catchment_km"), none_word=DISTRICT),
     "objective": {
@@ -354,7 +359,8 @@ def _convert(value, hint, key: str, none_word: str = OFF):
             sub = f"{key}.{k}"
             if ktype is int:
                 if not re.fullmatch(r"-?\d+", str(k).strip()):
-                    raise _Bad(sub, f"the key must be a year (an integer in quotes), got {k!r}")
+                    what = "an age in years" if key == "class_size.grades" else "a year"
+                    raise _Bad(sub, f"the key must be {what} (an integer in quotes), got {k!r}")
                 kk = int(k)
             else:
                 kk = str(k)
@@ -394,6 +400,11 @@ def _ge(lo):
 
 def _gt(lo):
     return lambda v: None if v > lo else f"must be greater than {lo}, got {v!r}"
+
+
+def _whole_gt(lo):
+    return lambda v: None if v > lo and float(v) == round(v) else (
+        f"must be a whole number of pupils greater than {lo}, got {v!r}")
 
 
 def _between(lo, hi):
@@ -446,6 +457,7 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("plan.max_cost_per_year", _ge(0)),
     ("class_size.standard.*", _gt(0)),
     ("class_size.maximum.*", _gt(0)),
+    ("class_size.grades.*", _whole_gt(0)),
     ("catchment.*", _ge(0)),
     ("objective.method", _one_of(*METHODS)),
     ("objective.weights.*", _ge(0)),
@@ -600,13 +612,21 @@ def _resolve(path: Path, chain: tuple[Path, ...], sources: dict) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def load_scenario(path) -> Scenario:
+def load_scenario(path, overrides: Mapping[str, object] | None = None, *,
+                  origin: str = "--vary") -> Scenario:
     """Read a scenario file (and the files it ``extends``).
 
     Parameters
     ----------
     path : str or Path
         The ``.toml`` file.
+    overrides : mapping, optional
+        Dotted key -> TOML value (``{"projection.fertility_multiplier": 0.8,
+        "enrolment.kindergarten.2025": 0.97}``), applied on top of the file as if a child file
+        ``extends``-ed it, then checked exactly like values in a file.
+    origin : str
+        What error messages name as the source of an override (default ``"--vary"``, the
+        sweep's command-line argument).
 
     Returns
     -------
@@ -631,6 +651,8 @@ def load_scenario(path) -> Scenario:
     except ScenarioError as exc:  # in a parent file: name the file the user gave too
         raise exc.inherited_by(path.resolve() if path.exists() else path) from None
     path = path.resolve() if path.exists() else path
+    if overrides:
+        merged = _override(merged, overrides, Path(origin), sources)
 
     def err(key, message, choices=()) -> ScenarioError:
         return Scenario(name="", path=path, sources=sources).error(key, message, choices)
@@ -699,6 +721,70 @@ def load_scenario(path) -> Scenario:
     )
     _cross_checks(scenario)
     return scenario
+
+
+_NOT_ASSUMPTIONS = ("extends", "name", "description")
+
+
+def _override(merged: dict, overrides: Mapping[str, object], origin: Path, sources: dict) -> dict:
+    """``merged`` with the dotted-key ``overrides`` set (as a child file would set them)."""
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        if not all(p.strip() for p in parts):
+            raise ScenarioError("not a scenario key (dotted, e.g. projection.fertility_multiplier)",
+                                file=origin, key=str(key))
+        if parts[0] in _NOT_ASSUMPTIONS:
+            raise ScenarioError("cannot be overridden (it is not an assumption)", file=origin,
+                                key=str(key))
+        table = merged
+        for i, part in enumerate(parts[:-1]):
+            prefix = ".".join(parts[: i + 1])
+            sources.setdefault(prefix, origin)
+            if not isinstance(table.get(part), dict):
+                table[part] = {}
+            table = table[part]
+        table[parts[-1]] = value
+        for s in [s for s in sources if s.startswith(key + ".")]:
+            del sources[s]
+        sources[key] = origin
+    return merged
+
+
+def _value_key(section: str, leaf: _Leaf, value, out: dict) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _value_key(f"{section}.{k}", leaf, v, out)
+    elif isinstance(value, tuple):
+        out[section] = list(value)
+    else:
+        out[section] = leaf.none_word if value is None else value
+
+
+def assumptions(scenario: Scenario) -> dict[str, object]:
+    """Every assumption of a scenario by dotted scenario key, in the file's notation.
+
+    Tables by level or year are flattened (``class_size.standard.primary``,
+    ``enrolment.kindergarten.2025``); ``None`` is written as in a file (``"off"``, ``"district"``
+    for ``[catchment]``); arrays are lists. ``data`` is the district folder (a string) when set;
+    ``name``, ``description`` and ``growth_streets`` are left out (they change no result).
+
+    Returns
+    -------
+    dict
+        Dotted key -> value, in schema order.
+    """
+    out: dict[str, object] = {}
+    if scenario.data is not None:
+        out["data"] = str(scenario.data)
+    for section, spec in SCHEMA.items():
+        leaves = {section: spec} if isinstance(spec, _Leaf) else {
+            f"{section}.{k}": leaf for k, leaf in spec.items()}
+        for key, leaf in leaves.items():
+            part = getattr(scenario, leaf.target[0])
+            if part is None:            # an optional table the scenario does not have ([robust])
+                continue
+            _value_key(key, leaf, getattr(part, leaf.target[1]), out)
+    return out
 
 
 def _cross_checks(s: Scenario) -> None:

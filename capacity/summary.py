@@ -95,7 +95,9 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
                      schedule: pd.DataFrame, need: pd.DataFrame | None = None,
                      street_names: Mapping[str, str] | None = None,
                      level_zh: Mapping[str, str] | None = None, optimal: bool = True,
-                     class_size: Mapping[str, float] | None = None) -> str:
+                     class_size: Mapping[str, float] | None = None,
+                     grade_class_size: Mapping[int, float] | None = None,
+                     grade_level: str = "kindergarten") -> str:
     """``summary.md``: the plan's answers on one page, 中文 first and English after.
 
     Parameters
@@ -115,6 +117,9 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
         Whether the solver proved the plan optimal (a warning line otherwise).
     class_size : mapping, optional
         Standard pupils per class by level (stated under the tables).
+    grade_class_size : mapping, optional
+        Age -> pupils per class of ``grade_level``'s grades: stated for that level instead of its
+        one class size.
 
     Returns
     -------
@@ -169,9 +174,16 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
                                  for r in remaining.itertuples())]
     if class_size:
         shown = [lv for lv in rows["level"] if lv in class_size]
-        cs = "，".join(f"{zh.get(k, k)} {class_size[k]:g} 人" for k in shown)
+        by_grade = "/".join(f"{grade_class_size[a]:g}" for a in sorted(grade_class_size or {}))
+        ages = "/".join(str(a) for a in sorted(grade_class_size or {}))
+
+        def size(k, en):
+            if by_grade and k == grade_level:
+                return f"{by_grade} (ages {ages})" if en else f"{by_grade} 人（按年龄 {ages} 岁分班）"
+            return f"{class_size[k]:g}" if en else f"{class_size[k]:g} 人"
+        cs = "，".join(f"{zh.get(k, k)} {size(k, False)}" for k in shown)
         zh_lines += ["", f"标准班额：{cs}。"]
-        cs_en = ", ".join(f"{k} {class_size[k]:g}" for k in shown)
+        cs_en = ", ".join(f"{k} {size(k, True)}" for k in shown)
         en_lines += ["", f"Standard class sizes (pupils per class): {cs_en}."]
     zh_lines += ["", "## 分年度新建学校（街道、班数）", "", *_schedule_lines(schedule, names, zh, True),
                  "", "## 分年度建设投资", "", *_cost_lines(schedule, True)]

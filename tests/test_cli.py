@@ -70,7 +70,8 @@ def test_version(capsys):
     ("validate", ["summary", "line"]),
     ("project", ["population.csv", "demand.csv"]),
     ("plan", ["schedule.csv", "balance.csv", "plan.xlsx", "plan.gpkg", "siting"]),
-    ("compare", ["compare.csv", "compare_demand.png"]),
+    ("compare", ["compare.csv", "compare_demand.png", "what differs"]),
+    ("sweep", ["sweep.csv", "tornado_<level>.png", "sweep_<key>.png", "--scheduler"]),
 ])
 def test_help_says_what_is_written(capsys, command, words):
     with pytest.raises(SystemExit) as info:
@@ -236,9 +237,9 @@ def test_compare_same_name_twice(tmp_path, scenario, capsys):
     assert "named 'tiny'" in error_line(capsys)
 
 
-def test_parser_lists_the_four_commands():
+def test_parser_lists_the_commands():
     text = build_parser().format_help()
-    for command in ("validate", "project", "plan", "compare"):
+    for command in ("validate", "project", "plan", "compare", "sweep"):
         assert command in text
 
 

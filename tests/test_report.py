@@ -213,7 +213,86 @@ def test_write_compare(tiny, tmp_path):
     assert [p.name for p in paths] == ["compare.csv", "compare_schools.csv", "compare.xlsx"]
     t = pd.read_csv(paths[0])
     assert t.loc[t["measure"] == "shortfall", "proj"].isna().all()
-    assert set(pd.ExcelFile(paths[2]).sheet_names) == {"compare", "schools", "demand"}
+    assert pd.ExcelFile(paths[2]).sheet_names == ["assumptions", "compare", "schools", "demand"]
+
+
+# --------------------------------------------------------------------------------------------------
+# what differs between scenarios
+
+
+#: Three scenario files: a base, lower fertility, and no new schools (with the rules that go with it).
+SCENARIOS = {
+    "base": """
+[projection]
+end_year = 2030
+fertility_multiplier = 1.0
+[plan]
+new_schools = { kindergarten = 30, primary = 9, junior = 4, senior = 2 }
+kindergarten_new_places = 9180
+places_rule = "exact"
+public_share_min = 0.5
+inclusive_share_min = 0.83
+""",
+    "low_fertility": """
+extends = "base.toml"
+[projection]
+fertility_multiplier = 0.8
+""",
+    "no_new_schools": """
+extends = "base.toml"
+[plan]
+new_schools = { kindergarten = 0, primary = 0, junior = 0, senior = 0 }
+places_rule = "off"
+public_share_min = "off"
+inclusive_share_min = "off"
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def shipped_runs(tmp_path_factory):
+    """Runs of the three scenarios (only ``scenario`` and ``demand`` are read)."""
+    from types import SimpleNamespace
+
+    from capacity.scenario import load_scenario
+
+    folder = tmp_path_factory.mktemp("scenarios")
+    for name, text in SCENARIOS.items():
+        (folder / f"{name}.toml").write_text(text, encoding="utf-8")
+    demand = sp.demand_table()
+    return {n: SimpleNamespace(scenario=load_scenario(folder / f"{n}.toml"), demand=demand, plan=None,
+                               counterfactual=None, district=None)
+            for n in SCENARIOS}
+
+
+def test_assumptions_table_lists_what_differs(shipped_runs):
+    t = report.assumptions_table(shipped_runs).set_index("key")
+    assert list(t.columns) == ["base", "low_fertility", "no_new_schools"]
+    assert t.loc["projection.fertility_multiplier"].tolist() == [1.0, 0.8, 1.0]
+    assert t.loc["plan.new_schools.primary"].tolist() == [9, 9, 0]
+    assert t.loc["plan.public_share_min"].tolist() == [0.5, 0.5, "off"]
+    assert t.loc["plan.places_rule"].tolist() == ["exact", "exact", "off"]
+    assert "projection.end_year" not in t.index  # the same in all three
+    same = report.assumptions_table({"a": shipped_runs["base"], "b": shipped_runs["base"]})
+    assert same.empty and list(same.columns) == ["key", "a", "b"]
+
+
+def test_scenario_labels_name_differing_assumptions(shipped_runs):
+    labels = report.scenario_labels(shipped_runs, width=200)
+    assert labels["low_fertility"] == "low_fertility: fertility_multiplier=0.8"
+    assert labels["base"].startswith("base (reference): fertility_multiplier=1.0, ")
+    assert labels["no_new_schools"].startswith("no_new_schools: new_schools.kindergarten=0, ")
+    assert labels["no_new_schools"].endswith("+4 more")  # 3 named, 4 more differ
+    assert max(len(line) for line in report.scenario_labels(shipped_runs)["base"].split("\n")) <= 44
+
+
+def test_compare_csv_starts_with_assumptions(shipped_runs, tmp_path):
+    paths = report.write_compare(tmp_path, shipped_runs)
+    t = pd.read_csv(paths[0], keep_default_na=False)
+    n = len(report.assumptions_table(shipped_runs))
+    assert n >= 5 and (t["unit"].iloc[:n] == "assumption").all()
+    assert (t["unit"].iloc[n:] != "assumption").all()
+    assert t.loc[t["measure"] == "projection.fertility_multiplier", "low_fertility"].item() == "0.8"
 
 
 def test_with_a_solved_plan(tiny, tmp_path):

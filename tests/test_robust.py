@@ -268,3 +268,12 @@ def test_pupils_by_draw_agrees_with_the_bands():
     m = bands.merge(med, on=["street", "level", "year"])
     assert len(m) == len(bands) and set(every["draw"]) == set(range(7))
     np.testing.assert_allclose(m["p50"], m["med"])
+
+
+def test_assumptions_list_the_robust_table_only_when_set(robust_scenario, tmp_path):
+    from capacity.scenario import assumptions
+    with_robust = assumptions(load_scenario(robust_scenario))
+    assert with_robust["robust.measure"] == "cvar" and with_robust["robust.draws"] == 3
+    plain = tmp_path / "plain.toml"
+    plain.write_text(TINY_SCENARIO, encoding="utf-8")
+    assert not any(k.startswith("robust.") for k in assumptions(load_scenario(plain)))

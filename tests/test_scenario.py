@@ -244,11 +244,13 @@ def test_schema_follows_the_dataclasses():
                          (SolverOptions, "solver")):
         for f in dataclasses.fields(cls):
             assert f"{section}.{f.name}" in keys or f"{section}.{f.name}.*" in keys
-    moved = {"class_size", "max_class_size", "catchment_km", "weights", "method", "lex_tolerance"}
+    moved = {"class_size", "max_class_size", "grade_class_size", "catchment_km", "weights", "method",
+             "lex_tolerance"}
     for f in dataclasses.fields(PlanParameters):
         if f.name not in moved:
             assert f"plan.{f.name}" in keys or f"plan.{f.name}.*" in keys
-    assert {"class_size.standard.*", "class_size.maximum.*", "catchment.*", "objective.method",
+    assert {"class_size.standard.*", "class_size.maximum.*", "class_size.grades.*", "catchment.*",
+            "objective.method",
             "objective.weights.*", "enrolment.*"} <= keys
 
 

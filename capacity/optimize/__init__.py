@@ -39,7 +39,9 @@ Constraints
 
 * demand: ``sum_p a[s, p, t] + u[s, l, t] = pupils[s, l, t]``
 * standard places: ``sum_s a[s, p, t] - o[p, t] <= places_p + sum_{i in p, tau <= t, k} k c_l x``
-  (``c_l`` = ``class_size[level]``; the places of a site count from its open year on)
+  (``c_l`` = ``class_size[level]``; the places of a site count from its open year on; with
+  ``grade_class_size`` a kindergarten of ``k`` classes has ``grade_places(k)`` places instead of
+  ``k c_kg``, :mod:`capacity.grades`, and ``max(0, k m_kg - grade_places(k))`` overcrowded places)
 * overcrowded places: ``o[p, t] <= extra_p + sum_{i in p, tau <= t, k} k (m_l - c_l) x``
   (``m_l`` = ``max_class_size``; for existing supply ``extra_p = max(0, classes m_l - places)``)
 * one option per site; ``new_schools`` per level (``count_rule`` exact / at most); kindergarten new

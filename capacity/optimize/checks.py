@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capacity.grades import grade_places
 from capacity.optimize.index import PlanIndex
 from capacity.optimize.parameters import DEFAULT_CLASS_SIZE
 
@@ -83,24 +84,36 @@ def _check_places(ix: PlanIndex, req) -> list[str]:
     c = ix.cs.get(kg, DEFAULT_CLASS_SIZE.get(kg, 30.0))
     n = req.get(kg) if req else None
     sizes = [tuple(sorted(set(g["classes"]))) for _, g in _kg_options(ix).groupby("site")]
+    grades = p.grade_class_size
+    if grades is None:
+        unit, per = c, f"{c:g} places per class"
+        values = sizes  # places in units of one class
+    else:  # places by grade mix, in units of the gcd of all option places (whole pupils)
+        places = [tuple(int(round(v)) for v in grade_places(np.array(s, int), grades)) for s in sizes]
+        unit = float(np.gcd.reduce([v for s in places for v in s] or [1]) or 1)
+        per = "places by grade " + "/".join(f"{grades[a]:g}" for a in sorted(grades))
+        values = [tuple(int(v // unit) for v in s) for s in places]
     if p.places_rule == "at_least":
-        best = sorted((max(s) for s in sizes), reverse=True)
-        cap = sum(best if n is None else best[:n]) * c
+        best = sorted((max(s) for s in values), reverse=True)
+        cap = sum(best if n is None else best[:n]) * unit
         if cap + 1e-6 < K:
             return [
                 f"places: {kg} new places must be at least {K:g} but the "
                 + (f"{n} largest " if n is not None else "")
-                + f"candidate kindergartens give at most {cap:g} ({c:g} places per class)"
+                + f"candidate kindergartens give at most {cap:g} ({per})"
             ]
         return []
-    target = K / c
+    target = K / unit
     if abs(target - round(target)) > 1e-6:
-        return [f"places: {kg} new places {K:g} is not a multiple of the class size {c:g}"]
+        if grades is None:
+            return [f"places: {kg} new places {K:g} is not a multiple of the class size {c:g}"]
+        return [f"places: {kg} new places {K:g} is not a multiple of {unit:g}, so no mix of "
+                f"candidate kindergartens ({per}) gives it"]
     T = int(round(target))
-    nmax = len(sizes) if n is None else min(n, len(sizes))
+    nmax = len(values) if n is None else min(n, len(values))
     reach = np.zeros((nmax + 1, T + 1), bool)
     reach[0, 0] = True
-    for s in sizes:
+    for s in values:
         new = reach.copy()
         for k in s:
             if k <= T:
@@ -110,11 +123,12 @@ def _check_places(ix: PlanIndex, req) -> list[str]:
     if n is not None and p.count_rule == "exact" and n > nmax:
         return []  # reported by the count check
     if not any(reach[m, T] for m in ok_counts):
-        lo = sum(sorted(min(s) for s in sizes)[: n or 0]) * c if n else 0
-        hi = sum(sorted((max(s) for s in sizes), reverse=True)[:nmax]) * c
+        lo = sum(sorted(min(s) for s in values)[: n or 0]) * unit if n else 0
+        hi = sum(sorted((max(s) for s in values), reverse=True)[:nmax]) * unit
         how = f"exactly {n}" if (n is not None and p.count_rule == "exact") else f"at most {nmax}"
+        what = f"{T} classes of {c:g}" if grades is None else per
         return [
-            f"places: no choice of sizes gives exactly {K:g} new {kg} places ({T} classes of {c:g}) "
+            f"places: no choice of sizes gives exactly {K:g} new {kg} places ({what}) "
             f"with {how} new {kg}s (reachable range about {lo:g}-{hi:g})"
         ]
     return []

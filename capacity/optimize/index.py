@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from capacity.grades import grade_places
 from capacity.optimize.parameters import (
     DEFAULT_CATCHMENT_KM,
     DEFAULT_CLASS_SIZE,
@@ -110,6 +111,12 @@ def check_parameters(p: PlanParameters) -> None:
                              f"got {tuple(p.objective_order)!r}")
     if p.places_rule != "off" and p.kindergarten_new_places is None:
         raise ValueError(f"places_rule={p.places_rule!r} needs kindergarten_new_places")
+    if p.grade_class_size is not None:
+        bad = {a: v for a, v in p.grade_class_size.items()
+               if not (np.isfinite(float(v)) and float(v) > 0 and float(v) == round(float(v)))}
+        if not p.grade_class_size or bad:
+            raise ValueError("grade_class_size must map ages to whole pupils per class > 0, got "
+                             f"{dict(p.grade_class_size)!r}")
 
 
 def _size(mapping, defaults, level, what) -> float:
@@ -206,7 +213,10 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
         opt = opt.assign(year=pd.Series(dtype=int), classes=pd.Series(dtype=int))
     opt = opt.sort_values(["site", "year", "classes"], kind="stable").reset_index(drop=True)
     opt["std"] = opt["classes"] * opt["level"].map(cs).astype(float)
-    opt["over"] = opt["classes"] * (opt["level"].map(mcs) - opt["level"].map(cs)).astype(float)
+    if p.grade_class_size is not None:  # kindergarten places by grade mix (capacity.grades)
+        kgo = (opt["level"] == kg).to_numpy()
+        opt.loc[kgo, "std"] = grade_places(opt.loc[kgo, "classes"].to_numpy(int), p.grade_class_size)
+    opt["over"] = (opt["classes"] * opt["level"].map(mcs).astype(float) - opt["std"]).clip(lower=0.0)
     opt["cost"] = opt["classes"] * opt["cost_per_class"]
     opt["early"] = (p.plan_end - opt["year"]).astype(float)
 

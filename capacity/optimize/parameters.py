@@ -59,11 +59,19 @@ class PlanParameters:
         ``"exact"`` or ``"at_most"``: how ``new_schools`` binds.
     kindergarten_new_places, places_rule
         Total places of the new kindergartens and how it binds: ``"exact"``, ``"at_least"`` or ``"off"``.
-        The places of a new kindergarten are classes x ``class_size[kindergarten]``.
+        The places of a new kindergarten are classes x ``class_size[kindergarten]``, or with
+        ``grade_class_size`` the places its grade mix gives.
     class_size, max_class_size
         Standard and legal maximum pupils per class, by level. Places between the two are overcrowded
         places; beyond the maximum is shortfall. Missing levels take ``DEFAULT_CLASS_SIZE`` /
         ``DEFAULT_MAX_CLASS_SIZE``.
+    grade_class_size
+        Optional standard pupils per class by grade of the kindergarten level: age (years) -> pupils
+        per class, e.g. ``{3: 25, 4: 30, 5: 35}`` (小班/中班/大班). With it, a new kindergarten of N
+        classes has its classes spread over the grades as evenly as possible (the remainder to the
+        youngest grades first) and ``sum_g classes_g x size_g`` standard places
+        (:func:`capacity.grades.grade_places`); existing supply keeps its places. ``None`` = one
+        class size (``class_size[kindergarten]``) for all grades.
     catchment_km
         By level: how far (km between street points) pupils may be assigned. ``0`` = own street only;
         ``None`` = anywhere in the district. Missing levels take ``DEFAULT_CATCHMENT_KM`` (unknown
@@ -107,6 +115,7 @@ class PlanParameters:
     places_rule: str = "off"
     class_size: Mapping[str, float] | None = None
     max_class_size: Mapping[str, float] | None = None
+    grade_class_size: Mapping[int, float] | None = None
     catchment_km: Mapping[str, float | None] | None = None
     target_year: int = 2025
     public_share_min: float | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,13 @@ class Plan:
     report: SolverReport
     #: standard pupils per class by level (the places of one class), as the model used them
     class_size: Mapping[str, float] | None = None
+    #: standard pupils per class by grade (age) of the kindergarten level, or None (one size)
+    grade_class_size: Mapping[int, float] | None = None
+    #: the level the grades belong to (``PlanParameters.kindergarten_level``), with grades only
+    grade_level: str | None = None
+    #: ``year, age, share``: each grade's share of the kindergarten level's pupils (set by the
+    #: pipeline from the population; None = equal shares), read by :mod:`capacity.measures`
+    grade_shares: pd.DataFrame | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         """``solver.json`` content: the report plus totals of the tables."""
@@ -191,4 +198,6 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
     balance = bal[["street", "level", "year", "pupils", "places", "assigned", "shortfall", "overcrowded",
                    "max_places", "enrolled_here"]].sort_values(["level", "year", "street"]).reset_index(drop=True)
     return Plan(schedule=schedule, balance=balance, assignment=assignment, report=report,
-                class_size=dict(ix.cs))
+                class_size=dict(ix.cs),
+                grade_class_size=None if p.grade_class_size is None else dict(p.grade_class_size),
+                grade_level=None if p.grade_class_size is None else p.kindergarten_level)
