@@ -314,6 +314,51 @@ def pupils_draws(draws: ProjectionDraws, levels: pd.DataFrame, rates: EnrolmentR
     return _frame(draws.streets, draws.years, blocks)
 
 
+def pupils_by_draw(draws: ProjectionDraws, levels: pd.DataFrame, rates: EnrolmentRates) -> pd.DataFrame:
+    """Pupils of every draw by street, level and year (the futures of a robust plan).
+
+    Parameters
+    ----------
+    draws
+        From :func:`capacity.projection.project_draws` (its stored ages must cover the levels).
+    levels
+        Table ``level, name_zh, first_age, last_age``.
+    rates
+        Enrolment-rate paths (the same in every draw).
+
+    Returns
+    -------
+    DataFrame
+        ``draw, street, level, year, pupils`` (pupils as float), sorted by draw and then as
+        :func:`pupils`.
+    """
+    blocks = []
+    level_rate = level_rates(rates, levels, draws.years)
+    for level, residents in _level_persons(draws.persons, draws.ages, levels):   # (D, Y, S)
+        blocks.append((level, residents * level_rate[level][None, :, None]))
+    template = _frame(draws.streets, draws.years,
+                      [(lv, {"pupils": arr[0]}) for lv, arr in blocks])
+    if not blocks:
+        return template.assign(draw=pd.Series(dtype=int))[["draw", "street", "level", "year", "pupils"]]
+    # the same (street, level, year) order as the template, for every draw at once
+    n_d = draws.persons.shape[0]
+    lv_pos = {lv: i for i, (lv, _) in enumerate(blocks)}
+    stacked = np.stack([arr for _, arr in blocks])                               # (L, D, Y, S)
+    y_pos = template["year"].to_numpy() - int(draws.years[0])
+    s_pos = template["street"].map({s: i for i, s in enumerate(draws.streets)}).to_numpy()
+    l_pos = template["level"].map(lv_pos).to_numpy()
+    values = stacked[l_pos[None, :], np.arange(n_d)[:, None], y_pos[None, :], s_pos[None, :]]
+    n = len(template)
+    out = pd.DataFrame({
+        "draw": np.repeat(np.arange(n_d), n),
+        "street": np.tile(template["street"].to_numpy(), n_d),
+        "level": np.tile(template["level"].to_numpy(), n_d),
+        "year": np.tile(template["year"].to_numpy(), n_d),
+        "pupils": values.reshape(-1),
+    })
+    return out
+
+
 def school_ages(levels: pd.DataFrame) -> np.ndarray:
     """All ages covered by the levels (for ``project_draws(keep_ages=...)``)."""
     return np.unique(np.concatenate([
@@ -329,6 +374,7 @@ __all__ = [
     "level_rates",
     "percentile_column",
     "pupils",
+    "pupils_by_draw",
     "pupils_draws",
     "school_ages",
 ]

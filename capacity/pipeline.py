@@ -79,6 +79,9 @@ class ScenarioRun:
         The same demand with existing places only (no new school): shortfall without the plan.
     need : NeedAssessment or None
         The fewest new schools the demand needs (:mod:`capacity.need`), when assessed.
+    robust : RobustResult or None
+        With a ``[robust]`` scenario, after :func:`run_plan`: the robust schedule and its
+        out-of-sample comparison (``capacity.robust.RobustResult``).
     """
 
     name: str
@@ -90,6 +93,7 @@ class ScenarioRun:
     plan: object = None
     counterfactual: object = None
     need: object = None
+    robust: object = None
 
 
 def grade_ages(district: District, level: str) -> list[int]:
@@ -458,6 +462,8 @@ def _scenario_dict(scenario: Scenario, district: District, data_dir: Path) -> di
          "district": {"name": district.name, "code": district.code, "base_year": district.base_year}}
     for part in ("projection", "uncertainty", "enrolment", "plan", "solver"):
         d[part] = dataclasses.asdict(getattr(scenario, part))
+    if scenario.robust is not None:
+        d["robust"] = dataclasses.asdict(scenario.robust)
     d["growth_streets"] = list(scenario.growth_streets)
     return json.loads(json.dumps(d, default=str))
 
@@ -536,12 +542,18 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
         ``headline.csv``, ``need.csv``, ``need_schedule.csv``, ``summary.md``, ``solver.json``,
         ``timings.json``, ``plan.xlsx``, ``plan.gpkg``) and of
-        :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid).
+        :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid). With a
+        ``[robust]`` table also those of :func:`capacity.robust.write_robust` (``robustness.csv``,
+        ``robust_schedule.csv``, ...) and :func:`capacity.robust_figures.write_robust_figures`;
+        ``solver.json`` gets a ``robust`` record (futures, weights, measure, seeds, solver report)
+        and ``timings.json`` its times.
     """
     from capacity import maps, report
 
     scenario, out = _scenario_and_out(scenario, out_dir)
     run = run_scenario(scenario, data_dir, progress, solve=True, need=True)
+    if run.scenario.robust is not None:
+        run = dataclasses.replace(run, robust=_robust(run, progress))
     t0 = time.perf_counter()
     with staged_folder(out) as tmp:
         paths = _write_projection(run, tmp)
@@ -552,6 +564,8 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
                                          counterfactual=run.counterfactual,
                                          population=run.population, demand=run.demand,
                                          growth_streets=list(run.scenario.growth_streets) or None)
+        if run.robust is not None:
+            paths += _write_robust(tmp, run)
     _say(progress, f"{run.name}: wrote tables, workbook, GeoPackage and figures in "
                    f"{time.perf_counter() - t0:.1f} s")
     return run, _moved(paths, tmp, out)
@@ -591,6 +605,37 @@ def run_need(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
             _round(t).to_csv(p, index=False)
             paths.append(p)
     return run, _moved(paths, tmp, out)
+
+
+def _write_robust(out: Path, run: ScenarioRun) -> list[Path]:
+    """The robust plan's tables and figures into ``out``; its record into ``solver.json`` (no
+    times) and its times into ``timings.json`` (both already written by ``report.write_plan``)."""
+    from capacity import report, robust, robust_figures
+
+    paths = robust.write_robust(out, run.robust, run.district)
+    paths += robust_figures.write_robust_figures(out, district=run.district, result=run.robust)
+    record, times = report._split_timings(run.robust.to_dict())
+    for name, part in (("solver.json", record), ("timings.json", times or {})):
+        f = out / name
+        info = json.loads(f.read_text(encoding="utf-8"))
+        info["robust"] = part
+        f.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return paths
+
+
+def _robust(run: ScenarioRun, progress):
+    """The robust schedule of a ``[robust]`` scenario and its out-of-sample comparison."""
+    from capacity.optimize import InfeasiblePlan
+    from capacity.robust import run_robust
+
+    s = run.scenario
+    try:
+        return run_robust(run.district, s, s.robust, run.plan.schedule,
+                          run.demand[["street", "level", "year", "pupils"]], progress=progress)
+    except (DataError, ScenarioError, InfeasiblePlan):
+        raise
+    except ValueError as exc:
+        raise ScenarioError(f"the robust plan rejects the scenario: {exc}", file=s.path) from exc
 
 
 def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_dir=None,

@@ -110,14 +110,28 @@ class ProjectionAssumptions:
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """Monte-Carlo draws of fertility and migration.
+    """Monte-Carlo draws of fertility, migration, housing and the base population's street split.
 
-    Each draw multiplies the fertility rates by a lognormal factor with log-sd ``fertility_sd`` and the
-    migration rates (and housing inflow) by a lognormal factor with log-sd ``migration_sd``.
-    The factors have median 1 (``exp(sd × z)``, ``z`` standard normal), are drawn once per draw (they
-    hold for the whole horizon and all streets) and apply on top of the assumptions' multipliers.
+    Each draw combines (every factor has median 1 and applies on top of the assumptions):
+
+    * ``fertility_sd``: a lognormal factor ``exp(sd z)`` on the fertility rates for the whole
+      horizon (one per draw);
+    * ``fertility_year_sd``, ``fertility_year_rho``: a factor by year ``exp(e_t)`` with the AR(1)
+      path ``e_1 = sd z_1``, ``e_t = rho e_{t-1} + sd z_t`` over the projected years (``rho = 1``: a
+      random walk; ``sd = 0``: none);
+    * ``migration_sd``: a lognormal factor on the net-migration rates and the housing inflow, one per
+      draw; ``migration_street_sd``: a lognormal factor per street on top of it;
+    * ``housing_delay_mean``: each street's completions are delayed by a Poisson number of years with
+      this mean (completions delayed past the horizon drop out); ``housing_cut_probability``,
+      ``housing_cut_share``: with this probability a street's completions are cut by this share;
+    * ``population_street_sd``: the base population of each street is scaled by a lognormal factor,
+      renormalised so that the district total stays the data's (the street split is estimated, the
+      total is the census).
+
     ``draws = 0`` means no draws. ``percentiles`` are reported as columns ``p05``, ``p50``, ``p95``, ...
-    ``seed`` seeds :func:`numpy.random.default_rng`: the same seed gives the same draws.
+    ``seed`` seeds :func:`numpy.random.default_rng`: the same seed gives the same draws. The district
+    factors are drawn first (as :func:`draw_multipliers`), so adding the other terms does not change
+    them.
     """
 
     draws: int = 0
@@ -125,6 +139,13 @@ class Uncertainty:
     migration_sd: float = 0.20
     seed: int = 20201101
     percentiles: tuple[float, ...] = field(default=(5.0, 50.0, 95.0))
+    fertility_year_sd: float = 0.0
+    fertility_year_rho: float = 1.0
+    migration_street_sd: float = 0.0
+    housing_delay_mean: float = 0.0
+    housing_cut_probability: float = 0.0
+    housing_cut_share: float = 0.0
+    population_street_sd: float = 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,11 +375,13 @@ class ProjectionDraws:
     births : ndarray of float
         (draw, year, street), births during the year.
     fertility_multipliers, migration_multipliers : ndarray of float
-        The lognormal factors of each draw, (draw,).
+        The district-wide lognormal factors of each draw, (draw,).
     central : Projection
         The deterministic run with the same assumptions (factors 1), full ages.
     uncertainty : Uncertainty
         The settings of the draws.
+    factors : DrawFactors or None
+        Every factor of every draw (by year and street); see :func:`draw_factors`.
     """
 
     years: np.ndarray
@@ -370,6 +393,7 @@ class ProjectionDraws:
     migration_multipliers: np.ndarray
     central: Projection
     uncertainty: Uncertainty
+    factors: DrawFactors | None = None
 
     @property
     def n_draws(self) -> int:
@@ -504,14 +528,35 @@ def _housing_inflow_dwellings(inp: ProjectionInputs, a: ProjectionAssumptions,
     return out * mult, notes
 
 
+def _delay_and_cut(inflow_dw: np.ndarray, delay: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Per draw, each street's occupied dwellings delayed by ``delay[d, s]`` years and scaled by
+    ``kept[d, s]``: (draw, year, street) from (year, street). Dwellings delayed past the last year
+    are outside the projection."""
+    n_y, n_s = inflow_dw.shape
+    src = np.arange(n_y)[None, :, None] - np.asarray(delay, dtype=int)[:, None, :]   # (D, Y, S)
+    inside = src >= 0
+    out = inflow_dw[np.clip(src, 0, None), np.arange(n_s)[None, None, :]]
+    return np.where(inside, out, 0.0) * np.asarray(kept, dtype=float)[:, None, :]
+
+
 def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.ndarray,
-              mig_mult: np.ndarray, keep: np.ndarray | slice = slice(None)):
-    """The engine, vectorised over (draw, street, sex, age); loops over years only."""
+              mig_mult: np.ndarray, keep: np.ndarray | slice = slice(None), *,
+              housing: tuple[np.ndarray, np.ndarray] | None = None,
+              population_factor: np.ndarray | None = None):
+    """The engine, vectorised over (draw, street, sex, age); loops over years only.
+
+    ``fert_mult`` is (draw,) or (draw, year); ``mig_mult`` (draw,) or (draw, street);
+    ``housing`` = (delay years, kept share), each (draw, street); ``population_factor`` (draw,
+    street) scales the base population.
+    """
     _check_assumptions(a, inp.base_year)
     years = np.arange(inp.base_year, int(a.end_year) + 1)
     n_d = len(fert_mult)
     n_s, _, n_a = inp.population.shape
     n_y = len(years)
+    fert_mult = np.asarray(fert_mult, dtype=float)
+    mig_ds = np.asarray(mig_mult, dtype=float)
+    mig_ds = mig_ds[:, None] if mig_ds.ndim == 1 else mig_ds      # (D, S) or (D, 1)
 
     asfr = fertility_by_year(inp.fertility, a, years)               # (Y, A)
     q = inp.death_probability
@@ -519,10 +564,12 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
     mig = float(a.migration_multiplier) * inp.net_rate              # (S, 2, A)
     # The end-of-year factor of net migration is 1 + M_d × mig (M_d > 0); its minimum over the
     # draws is at the largest M_d where mig < 0.
-    d_max = int(np.argmax(mig_mult))
-    bad = 1.0 + mig_mult[d_max] * mig < 0
+    m_max = np.broadcast_to(mig_ds.max(axis=0), (n_s,))
+    bad = 1.0 + m_max[:, None, None] * mig < 0
     if np.any(bad):
         s, x, age = (int(v[0]) for v in np.nonzero(bad))
+        d_max = int(np.argmax(mig_ds[:, min(s, mig_ds.shape[1] - 1)]))
+        mig_mult = mig_ds[:, min(s, mig_ds.shape[1] - 1)]
         raise ValueError(
             f"net migration would remove more than all residents of street {inp.streets[s]} "
             f"({SEXES[x]}, age {age}) from year {years[1] if n_y > 1 else years[0]}: "
@@ -531,7 +578,7 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
             + " < -1"
         )
     # a -> a+1: survival × migration at the age reached, (D, S, 2, A-1)
-    shift = np.multiply.outer(mig_mult, mig[..., 1:])
+    shift = mig_ds[:, :, None, None] * mig[None, ..., 1:]
     shift += 1.0
     stay_open = shift[..., -1] * surv[None, None, :, -1]             # open group, (D, S, 2)
     shift *= surv[None, None, :, :-1]
@@ -539,9 +586,11 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
     split = np.array([srb / (1 + srb), 1 / (1 + srb)])
     infant = (np.full(2, float(a.infant_survival)) if a.infant_survival is not None
               else surv[:, 0])
-    to_age0 = (split * infant)[None, None, :] * (1.0 + np.multiply.outer(mig_mult, mig[..., 0]))
+    to_age0 = (split * infant)[None, None, :] * (1.0 + mig_ds[:, :, None] * mig[None, ..., 0])
 
     inflow_dw, notes = _housing_inflow_dwellings(inp, a, years)     # (Y, S)
+    if housing is not None:                                          # (D, Y, S)
+        inflow_dw = _delay_and_cut(inflow_dw, *housing)
     registered = {int(y): i for i, y in enumerate(inp.birth_years)}
     movers = float(a.persons_per_dwelling) * inp.movers             # (2, A)
     controls = {int(y): float(v) for y, v in (a.district_total or {}).items()}
@@ -550,31 +599,35 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
     persons = np.empty((n_d, n_y, n_s, 2, len(kept)))
     births = np.zeros((n_d, n_y, n_s))
     direct = isinstance(keep, slice) and keep == slice(None)
+    base = (inp.population if population_factor is None
+            else inp.population[None] * population_factor[:, :, None, None])
     if direct:          # work in the output array itself: no copies
-        persons[:, 0] = inp.population
+        persons[:, 0] = base
     else:
-        cur = np.broadcast_to(inp.population, (n_d, n_s, 2, n_a)).copy()
+        cur = np.broadcast_to(base, (n_d, n_s, 2, n_a)).copy()
         new = np.empty_like(cur)
         persons[:, 0] = cur[..., keep]
     inflow = np.empty((n_d, n_s, 2, n_a)) if inflow_dw.any() else None
     women = np.empty((n_d, n_s, n_a - 1))
-    fert_mult_col = fert_mult[:, None]
+    fert_mult_col = fert_mult[:, None] if fert_mult.ndim == 1 else None
     for k in range(1, n_y):
         if direct:
             cur, new = persons[:, k - 1], persons[:, k]
         np.multiply(cur[..., :-1], shift, out=new[..., 1:])
         new[..., -1] += cur[..., -1] * stay_open
         new[..., 0] = 0.0
-        if inflow is not None and inflow_dw[k].any():
-            h = inflow_dw[k][:, None, None] * movers[None]           # (S, 2, A)
-            np.multiply.outer(mig_mult, h, out=inflow)
+        dw_k = inflow_dw[k] if inflow_dw.ndim == 2 else inflow_dw[:, k]   # (S,) or (D, S)
+        if inflow is not None and dw_k.any():
+            h = dw_k[..., None, None] * movers                       # ([D,] S, 2, A)
+            np.multiply(mig_ds[:, :, None, None], h, out=inflow)
             new += inflow
         np.add(cur[:, :, 1, 1:], new[:, :, 1, 1:], out=women)        # (D, S, A-1)
         year = int(years[k])
         if year in registered:        # registered births replace the rates (no draw factor)
             b = np.broadcast_to(inp.births[registered[year]], (n_d, n_s))
         else:
-            b = 0.5 * np.einsum("dsa,a->ds", women, asfr[k, 1:]) * fert_mult_col   # (D, S)
+            b = 0.5 * np.einsum("dsa,a->ds", women, asfr[k, 1:]) * (
+                fert_mult_col if fert_mult_col is not None else fert_mult[:, k, None])   # (D, S)
         new[..., 0] += b[:, :, None] * to_age0
         if year in controls:
             tot = new.sum(axis=(1, 2, 3))
@@ -781,15 +834,111 @@ def draw_multipliers(uncertainty: Uncertainty) -> tuple[np.ndarray, np.ndarray]:
             np.exp(float(uncertainty.migration_sd) * z_m))
 
 
+@dataclass(frozen=True, eq=False)
+class DrawFactors:
+    """Every factor of every draw (see :class:`Uncertainty`).
+
+    Attributes
+    ----------
+    fertility : ndarray, (draw, year)
+        Factor on the fertility rates in each year of the projection (the base-year column is the
+        district factor; it produces no births).
+    migration : ndarray, (draw, street)
+        Factor on the net-migration rates and the housing inflow of each street.
+    housing_delay : ndarray of int, (draw, street)
+        Years each street's completions are delayed.
+    housing_kept : ndarray, (draw, street)
+        Share of each street's completions that is built.
+    population : ndarray, (draw, street)
+        Factor on each street's base population (the district total is kept).
+    """
+
+    fertility: np.ndarray
+    migration: np.ndarray
+    housing_delay: np.ndarray
+    housing_kept: np.ndarray
+    population: np.ndarray
+
+
+def _check_uncertainty(u: Uncertainty) -> None:
+    for name in ("fertility_sd", "migration_sd", "fertility_year_sd", "migration_street_sd",
+                 "housing_delay_mean", "population_street_sd"):
+        v = float(getattr(u, name))
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"uncertainty.{name} must be >= 0, got {v}")
+    for name in ("fertility_year_rho", "housing_cut_probability", "housing_cut_share"):
+        v = float(getattr(u, name))
+        if not (np.isfinite(v) and 0 <= v <= 1):
+            raise ValueError(f"uncertainty.{name} must be between 0 and 1, got {v}")
+
+
+def draw_factors(uncertainty: Uncertainty, n_years: int, population: np.ndarray) -> DrawFactors:
+    """All factors of the draws, vectorised.
+
+    ``default_rng(seed)`` draws the district fertility and migration normals (as
+    :func:`draw_multipliers`); each other term has its own stream ``default_rng([seed, k])``: the
+    yearly fertility innovations (k = 1, draw x year - 1), the street migration normals (2, draw x
+    street), the housing delays (3, Poisson, draw x street), the housing cut uniforms (4) and the
+    base-population normals (5). Changing one term's parameters leaves the other terms' draws
+    unchanged.
+
+    Parameters
+    ----------
+    uncertainty : Uncertainty
+    n_years : int
+        Years of the projection including the base year.
+    population : ndarray, (street, sex, age)
+        The base population (persons), for the district total kept by the street split.
+
+    Returns
+    -------
+    DrawFactors
+    """
+    _check_uncertainty(uncertainty)
+    u = uncertainty
+    n = int(u.draws)
+    if n < 1:
+        raise ValueError("uncertainty.draws must be >= 1 (0 means no draws: use project())")
+    n_s = population.shape[0]
+    rng = np.random.default_rng(u.seed)
+    z_f = rng.standard_normal(n)
+    z_m = rng.standard_normal(n)
+
+    def term(k: int) -> np.random.Generator:          # one independent stream per term
+        return np.random.default_rng([int(u.seed), k])
+
+    z_y = term(1).standard_normal((n, max(n_years - 1, 0)))
+    z_s = term(2).standard_normal((n, n_s))
+    delay = term(3).poisson(float(u.housing_delay_mean), (n, n_s))
+    cut = term(4).random((n, n_s)) < float(u.housing_cut_probability)
+    z_p = term(5).standard_normal((n, n_s))
+
+    e = np.zeros((n, n_years))
+    rho, sd = float(u.fertility_year_rho), float(u.fertility_year_sd)
+    for k in range(1, n_years):         # the AR(1) recursion (years only; draws vectorised)
+        e[:, k] = rho * e[:, k - 1] + sd * z_y[:, k - 1]
+    fertility = np.exp(float(u.fertility_sd) * z_f)[:, None] * np.exp(e)
+    migration = np.exp(float(u.migration_sd) * z_m)[:, None] * np.exp(float(u.migration_street_sd) * z_s)
+    kept = np.where(cut, 1.0 - float(u.housing_cut_share), 1.0)
+    street_total = population.sum(axis=(1, 2))
+    w = np.exp(float(u.population_street_sd) * z_p)
+    total = street_total.sum()
+    pop = w * (total / (w @ street_total))[:, None] if total > 0 else np.ones((n, n_s))
+    return DrawFactors(fertility=fertility, migration=migration, housing_delay=delay.astype(int),
+                       housing_kept=kept, population=pop)
+
+
 def project_draws(district: Any, assumptions: ProjectionAssumptions | None = None,
                   uncertainty: Uncertainty | None = None, *,
                   keep_ages: Iterable[int] | None = None) -> ProjectionDraws:
     """Monte-Carlo projections: ``uncertainty.draws`` runs with lognormal fertility and migration.
 
-    Draw ``d`` multiplies the fertility rates (after ``fertility_multiplier`` / ``tfr_path``) by
-    ``F_d`` and the net-migration rates and the housing-led inflow by ``M_d``
-    (see :func:`draw_multipliers`). All draws are computed together as arrays
-    (draw, street, sex, age); the loop is over years only.
+    Draw ``d`` multiplies the fertility rates (after ``fertility_multiplier`` / ``tfr_path``) of
+    year ``t`` by ``F_d × G_{d,t}`` (district factor times the AR(1) path), the net-migration rates
+    and the housing-led inflow of street ``s`` by ``M_d × M_{d,s}``, delays and cuts each street's
+    completions and rescales the streets' base population (see :class:`Uncertainty` and
+    :func:`draw_factors`). All draws are computed together as arrays (draw, street, sex, age); the
+    loop is over years only.
 
     Parameters
     ----------
@@ -812,6 +961,8 @@ def project_draws(district: Any, assumptions: ProjectionAssumptions | None = Non
     a = assumptions or ProjectionAssumptions()
     u = uncertainty or Uncertainty(draws=1000)
     fm, mm = draw_multipliers(u)
+    years = np.arange(inp.base_year, int(a.end_year) + 1)
+    f = draw_factors(u, len(years), inp.population)
     central = project(inp, a)
     if keep_ages is None:
         keep: np.ndarray | slice = slice(None)
@@ -819,7 +970,13 @@ def project_draws(district: Any, assumptions: ProjectionAssumptions | None = Non
         keep = np.unique(np.asarray(list(keep_ages), dtype=int))
         if keep.size and (keep[0] < 0 or keep[-1] >= len(inp.ages)):
             raise ValueError(f"keep_ages: ages must be in 0..{len(inp.ages) - 1}")
-    years, persons, births, _, _ = _simulate(inp, a, fm, mm, keep)
+    housing = None
+    if u.housing_delay_mean > 0 or (u.housing_cut_probability > 0 and u.housing_cut_share > 0):
+        housing = (f.housing_delay, f.housing_kept)
+    years, persons, births, _, _ = _simulate(
+        inp, a, f.fertility if u.fertility_year_sd > 0 else fm,
+        f.migration if u.migration_street_sd > 0 else mm, keep, housing=housing,
+        population_factor=f.population if u.population_street_sd > 0 else None)
     return ProjectionDraws(years=years, streets=inp.streets, ages=inp.ages[keep], persons=persons,
                            births=births, fertility_multipliers=fm, migration_multipliers=mm,
-                           central=central, uncertainty=u)
+                           central=central, uncertainty=u, factors=f)

@@ -54,6 +54,10 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
 ``[solver]``
     :class:`capacity.optimize.SolverOptions` (``solver``, ``time_limit``, ``mip_gap``,
     ``threads``, ``msg``).
+``[robust]`` (optional)
+    :class:`capacity.robust.RobustSettings` (``draws``, ``select``, ``pool``, ``measure``,
+    ``alpha``, ``evaluation_draws``, ``seed``, ``evaluation_seed``): also optimise one schedule over
+    projection futures and compare it with the central plan out of sample.
 
 An optional value (``None`` in Python) is written as the string ``"off"`` (``"district"`` in
 ``[catchment]``), e.g. ``public_share_min = "off"`` or ``time_limit = "off"``.
@@ -86,6 +90,7 @@ from capacity.optimize import (
 )
 from capacity.optimize.sharing import SHARING
 from capacity.projection import ProjectionAssumptions, Uncertainty
+from capacity.robust import SELECTIONS, RobustSettings
 from capacity.textfile import TextEncodingError, read_text
 
 __all__ = ["Scenario", "ScenarioError", "assumptions", "load_scenario", "scenario_keys"]
@@ -170,6 +175,8 @@ class Scenario:
     solver : SolverOptions
     growth_streets : tuple of str
         Street codes for the per-street demand charts.
+    robust : RobustSettings or None
+        The ``[robust]`` table (None: no robust plan).
     sources : Mapping[str, Path]
         Dotted key -> the file that set it (for error messages); not part of equality.
     """
@@ -184,6 +191,7 @@ class Scenario:
     plan: PlanParameters = field(default_factory=PlanParameters)
     solver: SolverOptions = field(default_factory=SolverOptions)
     growth_streets: tuple[str, ...] = ()
+    robust: RobustSettings | None = None
     sources: Mapping[str, Path] = field(default_factory=dict, compare=False, repr=False)
 
     def source_of(self, key: str) -> Path | None:
@@ -264,6 +272,7 @@ SCHEMA: dict[str, dict[str, _Leaf] | _Leaf] = {
         "lex_tolerance": _Leaf(_plan_hint("lex_tolerance"), ("plan", "lex_tolerance")),
     },
     "solver": _fields(SolverOptions, "solver"),
+    "robust": _fields(RobustSettings, "robust"),
 }
 
 
@@ -426,6 +435,13 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("uncertainty.draws", _between(0, 100_000)),
     ("uncertainty.fertility_sd", _between(0, 5)),
     ("uncertainty.migration_sd", _between(0, 5)),
+    ("uncertainty.fertility_year_sd", _between(0, 5)),
+    ("uncertainty.fertility_year_rho", _between(0, 1)),
+    ("uncertainty.migration_street_sd", _between(0, 5)),
+    ("uncertainty.housing_delay_mean", _between(0, 50)),
+    ("uncertainty.housing_cut_probability", _between(0, 1)),
+    ("uncertainty.housing_cut_share", _between(0, 1)),
+    ("uncertainty.population_street_sd", _between(0, 5)),
     ("uncertainty.seed", _ge(0)),
     ("uncertainty.percentiles.*", _between(0, 100)),
     ("enrolment.*.*", _between(0, 2)),
@@ -453,6 +469,14 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("solver.time_limit", _gt(0)),
     ("solver.mip_gap", _between(0, 1)),
     ("solver.threads", _ge(1)),
+    ("robust.draws", _between(1, 10_000)),
+    ("robust.select", _one_of(*SELECTIONS)),
+    ("robust.pool", _between(1, 100_000)),
+    ("robust.measure", _one_of("expected", "cvar")),
+    ("robust.alpha", lambda v: None if 0 <= v < 1 else f"must be at least 0 and below 1, got {v!r}"),
+    ("robust.evaluation_draws", _between(1, 100_000)),
+    ("robust.seed", _ge(0)),
+    ("robust.evaluation_seed", _ge(0)),
 ]
 
 
@@ -638,7 +662,7 @@ def load_scenario(path, overrides: Mapping[str, object] | None = None, *,
 
     # structure and types
     values: dict[str, dict[str, object]] = {"": {}, "projection": {}, "uncertainty": {},
-                                            "enrolment": {}, "plan": {}, "solver": {}}
+                                            "enrolment": {}, "plan": {}, "solver": {}, "robust": {}}
     converted: dict[str, object] = {}  # dotted section.key -> value, for the value checks
     try:
         for top, value in merged.items():
@@ -695,6 +719,7 @@ def load_scenario(path, overrides: Mapping[str, object] | None = None, *,
         plan=PlanParameters(**values["plan"]),
         solver=SolverOptions(**values["solver"]),
         growth_streets=tuple(top.get("growth_streets", ())),
+        robust=RobustSettings(**values["robust"]) if "robust" in merged else None,
         sources=sources,
     )
     _cross_checks(scenario)
@@ -758,8 +783,10 @@ def assumptions(scenario: Scenario) -> dict[str, object]:
         leaves = {section: spec} if isinstance(spec, _Leaf) else {
             f"{section}.{k}": leaf for k, leaf in spec.items()}
         for key, leaf in leaves.items():
-            value = getattr(getattr(scenario, leaf.target[0]), leaf.target[1])
-            _value_key(key, leaf, value, out)
+            part = getattr(scenario, leaf.target[0])
+            if part is None:            # an optional table the scenario does not have ([robust])
+                continue
+            _value_key(key, leaf, getattr(part, leaf.target[1]), out)
     return out
 
 
@@ -803,6 +830,15 @@ def _cross_checks(s: Scenario) -> None:
                    else f"class_size.standard.{level}")
             raise s.error(key, f"the maximum class size ({mx[level]:g}) is below the standard "
                                f"class size ({std[level]:g}) for {level}")
+    r = s.robust
+    if r is not None:
+        if r.select == "kmedoids" and r.pool < r.draws:
+            raise s.error("robust.pool", f"must be at least robust.draws ({r.draws}) for select = "
+                                         f"\"kmedoids\", got {r.pool}")
+        seed = s.uncertainty.seed if r.seed is None else r.seed
+        if r.evaluation_seed is not None and r.evaluation_seed == seed:
+            raise s.error("robust.evaluation_seed", f"must differ from the in-sample seed ({seed}): the "
+                                                    "evaluation needs draws the optimisation did not see")
     for level, path in s.enrolment.paths.items():
         if not path:
             raise s.error(f"enrolment.{level}", "give at least one year and rate, e.g. "
