@@ -15,7 +15,11 @@ family               rows                                                       
 ``kgplaces``         new kindergarten places (``places_rule``)                               ``places``
 ``openings``/``cost``  openings per level and year, capital cost per year                    ``yearly_limits``
 ``sharepub``/``shareinc``  kindergarten public / inclusive share in ``target_year``          ``shares``
+``symmetry``         identical sites open in order of site id (module ``symmetry``)          no
+``arc_capacity``     pupils of one street in one pool, tightened (module ``arc_capacity``)   no
 ===================  ======================================================================  ===========
+
+The driver also switches the rows ``dominance`` (module ``dominance``) on in the first stages only.
 
 Overcrowded places of existing supply bound ``o`` as a variable bound.
 """
@@ -28,7 +32,9 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from capacity.optimize.arc_capacity import define_arc_capacity
 from capacity.optimize.index import PlanIndex
+from capacity.optimize.symmetry import define_symmetry
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
@@ -269,6 +275,8 @@ FAMILY_DEFINITIONS = (
     (define_kindergarten_places, "places"),
     (define_yearly_limits, "yearly_limits"),
     (define_shares, "shares"),
+    (define_symmetry, None),
+    (define_arc_capacity, None),
 )
 
 

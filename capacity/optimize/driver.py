@@ -40,6 +40,7 @@ class BuiltModel:
     seconds: float
     offsets: tuple
     components: list = field(default_factory=list)
+    restriction: object = None
 
 
 def _solver_factory():
@@ -51,7 +52,7 @@ def _solver_factory():
 
 
 def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanParameters,
-               is_mip: bool, start=None):
+               is_mip: bool, start=None, restriction=None):
     """Solve ``stages`` (``[(term, expression)]``) in order on ``prob`` with variables ``V``.
 
     After each stage but the last, its objective is fixed at the optimum found plus
@@ -61,7 +62,10 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
     -------
     (list of dict, ndarray or None)
         One record per stage solved (``term, status, sol_status, objective, bound, gap, optimal,
-        seconds``) and the values of ``V`` at the last stage with a solution.
+        seconds, cpu_seconds`` (CPU time of this process)) and the values of ``V`` at the last stage with a solution.
+
+    ``restriction`` (:class:`~capacity.optimize.dominance.StageRestriction`) is in force in the
+    stages of its ``terms`` and lifted in the others.
     """
     make_solver = _solver_factory()
     records = []
@@ -72,7 +76,9 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
         if deadline is not None:
             tl = max(1.0, deadline - time.perf_counter())
         prob.setObjective(pulp.LpAffineExpression(e))
-        t0 = time.perf_counter()
+        if restriction is not None:
+            restriction.set(term in restriction.terms)
+        t0, c0 = time.perf_counter(), time.process_time()
         for attempt_start in (start, None) if start else (None,):
             prob.solve(make_solver(options, tl, attempt_start))
             status, sol_status = int(prob.status), int(prob.sol_status)
@@ -91,10 +97,11 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
                 and abs(obj - bound) > 1e-6
             if not suspicious:
                 break
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         st, sst = status_names(status, sol_status)
         records.append({"term": term, "status": st, "sol_status": sst, "objective": obj, "bound": bound,
-                        "gap": gap, "optimal": optimal, "seconds": secs, "_status": status,
+                        "gap": gap, "optimal": optimal, "seconds": secs, "cpu_seconds": cpu,
+                        "_status": status,
                         "_sol_status": sol_status})
         if not has:
             break
@@ -104,6 +111,8 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
             tol = params.lex_tolerance * abs(obj) + 1e-5
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(e), pulp.LpConstraintLE,
                                                  name=f"lex_{term}", rhs=obj + tol))
+    if restriction is not None:
+        restriction.set(False)
     return records, values
 
 
@@ -133,7 +142,9 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         stages = stage_objectives(terms, params)
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
-        recs, vals = run_stages(prob, V, stages, options, cdl, params, is_mip=bool((idx >= x0).any()))
+        restriction = b.restriction and b.restriction.part(own, {c.name for c in cons})
+        recs, vals = run_stages(prob, V, stages, options, cdl, params, is_mip=bool((idx >= x0).any()),
+                                restriction=restriction)
         per.append(recs)
         if vals is None:
             return recs, None, len(stages)
@@ -147,7 +158,8 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         bnd = sum(r["bound"] for r in rs) if has and all(r["bound"] is not None for r in rs) else None
         records.append({**worst, "objective": obj, "bound": bnd, "gap": relative_gap(obj, bnd),
                         "optimal": all(r["optimal"] for r in rs),
-                        "seconds": sum(r["seconds"] for r in rs), "parts": len(rs)})
+                        "seconds": sum(r["seconds"] for r in rs),
+                        "cpu_seconds": sum(r["cpu_seconds"] for r in rs), "parts": len(rs)})
     # a part that stopped before its last stage: the whole is not proven optimal
     if any(len(recs) < n for recs, n in zip(per, planned, strict=True)):
         records[-1]["optimal"] = False
@@ -159,5 +171,6 @@ def run(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters,
     if b.components:
         return run_components(b, options, deadline, params)
     stages = stage_objectives(b.terms, params)
-    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip)
+    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip,
+                                 restriction=b.restriction)
     return records, values, len(stages)
