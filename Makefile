@@ -33,7 +33,7 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_projection.py
-	$(BIN)/python benchmarks/bench_optimize.py
+	$(BIN)/python benchmarks/bench_optimize.py --mip-gap 0.01 --time-limit 120
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

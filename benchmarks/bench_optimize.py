@@ -276,7 +276,8 @@ def main(argv=None):
     ap.add_argument("--only", choices=("dongli", "scale", "reference"))
     ap.add_argument("--streets", default="11,50,100,250", help="the scaling instances (streets)")
     ap.add_argument("--reference-streets", default="11,50", help="instances also solved by the reference")
-    ap.add_argument("--reference-gap", type=float, default=1e-4, help="MIP gap of the reference comparison")
+    ap.add_argument("--reference-gap", type=float, default=None,
+                    help="MIP gap of the reference comparison (default: --mip-gap)")
     ap.add_argument("--method", default="lexicographic")
     ap.add_argument("--solver", default="highs")
     ap.add_argument("--threads", type=int, default=1)
@@ -309,9 +310,10 @@ def main(argv=None):
                   f"proven {r.get('optimal')}; load {os.getloadavg()[0]:.2f}", flush=True)
         print(scaling_table(recs))
     if args.only in (None, "reference"):
-        ref_args = argparse.Namespace(**{**vars(args), "mip_gap": args.reference_gap})
+        gap = args.mip_gap if args.reference_gap is None else args.reference_gap
+        ref_args = argparse.Namespace(**{**vars(args), "mip_gap": gap})
         print(f"\n== Reference: the straightforward formulation (benchmarks/reference_model.py) against "
-              f"the package, both one weighted objective, mip gap {args.reference_gap:g}, "
+              f"the package, both one weighted objective, mip gap {gap:g}, "
               f"time limit {args.time_limit:g} s")
         pairs = []
         for n in (int(v) for v in args.reference_streets.split(",") if v):
