@@ -177,7 +177,10 @@ def measure(kind: str, n_streets: int, method: str, options: SolverOptions) -> d
                parts=[c[0] for c in (b.components or [])], problems=problems)
     if problems:
         return rec
-    model.solve(options)
+    try:
+        model.solve(options)
+    except RuntimeError as exc:  # e.g. the time limit before a first solution
+        return {**rec, "solve_error": str(exc), "seconds": time.perf_counter() - t0}
     r = model.plan.report
     rec.update(solve_seconds=r.solve_seconds, optimal=r.optimal, gap=r.gap, objective=r.objective,
                status=f"{r.status} / {r.sol_status}",
@@ -226,6 +229,11 @@ def scaling_table(recs: list[dict]) -> str:
     for r in recs:
         if "error" in r:
             lines.append(f"| {r['streets']} | failed: {r['error']} |")
+            continue
+        if "solve_error" in r:
+            lines.append(f"| {r['streets']} | {r['sites']:,} | {r['years']} | {r['variables']:,} | "
+                         f"{r['binaries']:,} | {r['build_seconds']:.1f} | {r['solve_error']} ||||| "
+                         f"{r['cpu']:.1f} | {r['peak_mib']:.0f} | no |")
             continue
         by = {s["term"]: s for s in r.get("stages", [])}
         cells = [f"{by[t]['seconds']:.1f} ({_fmt_gap(by[t]['gap'])})" if t in by else "—" for t in STAGES]
