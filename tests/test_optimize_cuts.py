@@ -1,20 +1,18 @@
-"""The rows and stage restrictions that only speed the solve (symmetry, dominance, arc capacity):
-hand-checked on tiny tables, and never a different optimum (brute force, and with them switched off)."""
+"""Symmetry rows between identical sites: hand-checked on tiny tables, and never a different optimum
+(brute force, and with them switched off)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pulp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_optimize import CS, LV, MCS, OPTS, base_params, brute_force, instance
+from test_optimize import LV, OPTS, base_params, brute_force, instance
 
 import capacity.optimize.constraints as constraints_mod
 import capacity.optimize.model as model_mod
 from capacity.optimize import InfeasiblePlan, PlanParameters, SchoolPlanModel
-from capacity.optimize.dominance import StageRestriction, dominance_pairs, kept_options
 from capacity.optimize.symmetry import identical_pairs
 
 
@@ -46,64 +44,14 @@ def test_symmetry_rows_open_in_order():
     assert names[1] == {"x_0": -1.0, "x_1": -1.0, "x_2": 1.0, "x_3": 1.0}
 
 
-def test_kept_options_first_year_largest_size():
-    sites = [("s1", "A", 2021, "1;3", 1.0), ("s2", "B", 2022, "2", 0.0)]
-    ix = index_of(sites)
-    kept = ix.options.loc[kept_options(ix).to_numpy(), ["site", "year", "classes"]]
-    assert kept.values.tolist() == [["s1", 2021, 3], ["s2", 2022, 2]]
-    # a rule that sees the year or the size keeps them
-    yearly = index_of(sites, max_openings_per_year={LV: 1})
-    assert yearly.options.loc[kept_options(yearly).to_numpy(), "year"].tolist() == [2021, 2022, 2022]
-    assert kept_options(index_of(sites, max_cost_per_year=10.0)) is None
-
-
-def test_dominance_pairs_within_a_pool():
-    sites = [("s1", "A", 2022, "2", 1.0), ("s2", "A", 2021, "1;3", 5.0), ("s3", "A", 2021, "1", 0.0),
-             ("s4", "B", 2021, "3", 1.0)]
-    ix = index_of(sites)
-    better, worse = dominance_pairs(ix, kept_options(ix))
-    site = ix.options.set_index("opt")["site"]
-    # pool A sorted by (first year, largest size desc): s2 (2021, 3), s3 (2021, 1), s1 (2022, 2):
-    # s3 opens only if s2 does; s1 is larger than s3, so no row between them
-    assert list(zip(site[better], site[worse], strict=True)) == [("s2", "s3")]
-
-
-def test_stage_restriction_switches():
-    prob = pulp.LpProblem("t")
-    x, y = (prob.add_variable(n, 0, 1, pulp.LpBinary) for n in "xy")
-    row = pulp.LpConstraint(y - x, pulp.LpConstraintLE, "dominance_0", 0.0)
-    r = StageRestriction([x], [row])
-    r.set(True)
-    assert x.upBound == 0 and row.getUb() == 0
-    r.set(False)
-    assert x.upBound == 1 and row.getUb() == 1
-
-
-def test_arc_capacity_coefficients():
-    # street A: 25 pupils, 1 existing class (10 standard + 2 overcrowded places): short of 13;
-    # site options of 1 and 3 classes (12 and 36 places) -> coefficients 12 and 13
-    pup = {("A", 2021): 25.0, ("A", 2022): 25.0}
-    ix = SchoolPlanModel(*instance(pup, {"A": 1}, [("s1", "A", 2021, "1;3", 1.0)]),
-                         base_params(plan_end=2021)).index
-    _, frame = model_mod.build_model(ix)
-    rows = [c for r in frame.level_rows for c in r if c.name.startswith("arc_capacity_")]
-    assert len(rows) == 2  # one per year
-    for r in rows:
-        coefs = sorted(c for v, c in r.items() if v.name.startswith("x_"))
-        assert coefs == [-13.0, -12.0]
-        assert r.getUb() == pytest.approx(CS + (MCS - CS))
-
-
 # --------------------------------------------------------------------------------------------------
 # the optimum does not change
 
 
 def plain_model(monkeypatch):
-    """Build models without the symmetry / arc capacity rows and without the stage restriction."""
-    keep = tuple(f for f in constraints_mod.FAMILY_DEFINITIONS
-                 if f[0].__name__ not in ("define_symmetry", "define_arc_capacity"))
+    """Build models without the symmetry rows."""
+    keep = tuple(f for f in constraints_mod.FAMILY_DEFINITIONS if f[0].__name__ != "define_symmetry")
     monkeypatch.setattr(constraints_mod, "FAMILY_DEFINITIONS", keep)
-    monkeypatch.setattr(model_mod, "define_stage_dominance", lambda m: None)
 
 
 template_st = st.sampled_from([("A", 2021, "1;3", 1.0), ("A", 2021, "1;3", 1.0), ("A", 2022, "2", 1.0),
@@ -168,16 +116,3 @@ def test_same_optimum_without_the_speed_rows(monkeypatch, kw):
     assert fast.optimal and plain.optimal
     for term in ("shortfall", "overcrowding", "travel", "cost", "early"):
         assert getattr(fast, term) == pytest.approx(getattr(plain, term), rel=1e-6, abs=1e-4), term
-
-
-def test_unknown_family_switches_the_restriction_off(monkeypatch):
-    def define_other(m):
-        return None
-
-    monkeypatch.setattr(constraints_mod, "FAMILY_DEFINITIONS",
-                        (*constraints_mod.FAMILY_DEFINITIONS, (define_other, None)))
-    ix = index_of([("s1", "A", 2021, "1;3", 1.0)])
-    b, _ = model_mod.build_model(ix)
-    assert b.restriction is None
-    monkeypatch.undo()
-    assert model_mod.build_model(ix)[0].restriction is not None

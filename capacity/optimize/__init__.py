@@ -5,8 +5,7 @@ The package, one concept a module:
 * :mod:`~capacity.optimize.parameters`: what the model is asked (``PlanParameters``, ``SolverOptions``);
 * :mod:`~capacity.optimize.index`: input tables normalised into sets and arcs (``PlanIndex``);
 * :mod:`~capacity.optimize.constraints`: the variables and one ``define_*`` per constraint family
-  (:mod:`~capacity.optimize.symmetry` and :mod:`~capacity.optimize.arc_capacity` hold two of them);
-* :mod:`~capacity.optimize.dominance`: what the first lexicographic stages never need;
+  (:mod:`~capacity.optimize.symmetry` holds one of them);
 * :mod:`~capacity.optimize.objective`: the objective terms and lexicographic stages;
 * :mod:`~capacity.optimize.driver`: the lexicographic driver, whole or level by level;
 * :mod:`~capacity.optimize.solver`: the HiGHS / CBC wrappers and honest status reading;
@@ -70,12 +69,8 @@ of the time left; every lexicographic stage fixes each level's own optimum), whi
 optimum as the whole but adds the branch-and-bound trees of the levels instead of multiplying them.
 The report sums objectives and bounds over the levels (the model sizes are the whole model's).
 
-Three additions only make the solve faster (no optimum changes; tests/test_optimize_cuts.py):
-identical candidate sites open in order (:mod:`~capacity.optimize.symmetry`); the arcs of a street
-short of places within its own street get a tighter bound (:mod:`~capacity.optimize.arc_capacity`);
-and the shortfall, overcrowding and travel stages, which more places sooner never make worse, see
-each site only at its first year and largest size (:mod:`~capacity.optimize.dominance`), the
-``cost`` stage sees every option again.
+Identical candidate sites open in order (:mod:`~capacity.optimize.symmetry`): the optimum is
+unchanged, the search does not visit each plan once per permutation of the sites.
 """
 
 from capacity.optimize.index import parse_sizes

@@ -16,10 +16,7 @@ family               rows                                                       
 ``openings``/``cost``  openings per level and year, capital cost per year                    ``yearly_limits``
 ``sharepub``/``shareinc``  kindergarten public / inclusive share in ``target_year``          ``shares``
 ``symmetry``         identical sites open in order of site id (module ``symmetry``)          no
-``arc_capacity``     pupils of one street in one pool, tightened (module ``arc_capacity``)   no
 ===================  ======================================================================  ===========
-
-The driver also switches the rows ``dominance`` (module ``dominance``) on in the first stages only.
 
 Overcrowded places of existing supply bound ``o`` as a variable bound.
 """
@@ -32,7 +29,6 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from capacity.optimize.arc_capacity import define_arc_capacity
 from capacity.optimize.index import PlanIndex
 from capacity.optimize.symmetry import define_symmetry
 
@@ -276,7 +272,6 @@ FAMILY_DEFINITIONS = (
     (define_yearly_limits, "yearly_limits"),
     (define_shares, "shares"),
     (define_symmetry, None),
-    (define_arc_capacity, None),
 )
 
 

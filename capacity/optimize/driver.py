@@ -40,7 +40,6 @@ class BuiltModel:
     seconds: float
     offsets: tuple
     components: list = field(default_factory=list)
-    restriction: object = None
 
 
 def _solver_factory():
@@ -52,7 +51,7 @@ def _solver_factory():
 
 
 def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanParameters,
-               is_mip: bool, start=None, restriction=None):
+               is_mip: bool, start=None):
     """Solve ``stages`` (``[(term, expression)]``) in order on ``prob`` with variables ``V``.
 
     After each stage but the last, its objective is fixed at the optimum found plus
@@ -62,10 +61,8 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
     -------
     (list of dict, ndarray or None)
         One record per stage solved (``term, status, sol_status, objective, bound, gap, optimal,
-        seconds, cpu_seconds`` (CPU time of this process)) and the values of ``V`` at the last stage with a solution.
-
-    ``restriction`` (:class:`~capacity.optimize.dominance.StageRestriction`) is in force in the
-    stages of its ``terms`` and lifted in the others.
+        seconds, cpu_seconds`` (CPU time of this process)) and the values of ``V`` at the last stage
+        with a solution.
     """
     make_solver = _solver_factory()
     records = []
@@ -76,8 +73,6 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
         if deadline is not None:
             tl = max(1.0, deadline - time.perf_counter())
         prob.setObjective(pulp.LpAffineExpression(e))
-        if restriction is not None:
-            restriction.set(term in restriction.terms)
         t0, c0 = time.perf_counter(), time.process_time()
         for attempt_start in (start, None) if start else (None,):
             prob.solve(make_solver(options, tl, attempt_start))
@@ -111,8 +106,6 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
             tol = params.lex_tolerance * abs(obj) + 1e-5
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(e), pulp.LpConstraintLE,
                                                  name=f"lex_{term}", rhs=obj + tol))
-    if restriction is not None:
-        restriction.set(False)
     return records, values
 
 
@@ -142,9 +135,7 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         stages = stage_objectives(terms, params)
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
-        restriction = b.restriction and b.restriction.part(own, {c.name for c in cons})
-        recs, vals = run_stages(prob, V, stages, options, cdl, params, is_mip=bool((idx >= x0).any()),
-                                restriction=restriction)
+        recs, vals = run_stages(prob, V, stages, options, cdl, params, is_mip=bool((idx >= x0).any()))
         per.append(recs)
         if vals is None:
             return recs, None, len(stages)
@@ -171,6 +162,5 @@ def run(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters,
     if b.components:
         return run_components(b, options, deadline, params)
     stages = stage_objectives(b.terms, params)
-    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip,
-                                 restriction=b.restriction)
+    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip)
     return records, values, len(stages)

@@ -11,7 +11,6 @@ import pulp
 
 from capacity.optimize import checks, driver
 from capacity.optimize.constraints import define_constraints, define_variables
-from capacity.optimize.dominance import define_stage_dominance
 from capacity.optimize.driver import BuiltModel
 from capacity.optimize.index import build_index, check_parameters, normalise_tables
 from capacity.optimize.objective import term_values
@@ -27,7 +26,6 @@ def build_model(ix, relax: frozenset[str] = frozenset()) -> tuple[BuiltModel, ob
 
     frame = define_variables(ix)
     define_constraints(frame, frozenset(relax))
-    restriction = define_stage_dominance(frame)
     components = []
     if not frame.linked:
         for c, lv in enumerate(ix.levels):
@@ -38,7 +36,7 @@ def build_model(ix, relax: frozenset[str] = frozenset()) -> tuple[BuiltModel, ob
             components = []
     built = BuiltModel(prob=frame.prob, V=frame.V, terms=define_terms(frame),
                        n_constraints=frame.n_constraints, seconds=0.0, offsets=frame.offsets,
-                       components=components, restriction=restriction)
+                       components=components)
     return built, frame
 
 
