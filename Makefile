@@ -47,7 +47,7 @@ lab: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_projection.py
-	$(BIN)/python benchmarks/bench_optimize.py
+	$(BIN)/python benchmarks/bench_optimize.py --mip-gap 0.01 --time-limit 120
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_robust.py
 

@@ -4,7 +4,8 @@ The package, one concept a module:
 
 * :mod:`~capacity.optimize.parameters`: what the model is asked (``PlanParameters``, ``SolverOptions``);
 * :mod:`~capacity.optimize.index`: input tables normalised into sets and arcs (``PlanIndex``);
-* :mod:`~capacity.optimize.constraints`: the variables and one ``define_*`` per constraint family;
+* :mod:`~capacity.optimize.constraints`: the variables and one ``define_*`` per constraint family
+  (:mod:`~capacity.optimize.symmetry` holds one of them);
 * :mod:`~capacity.optimize.objective`: the objective terms and lexicographic stages;
 * :mod:`~capacity.optimize.driver`: the lexicographic driver, whole or level by level;
 * :mod:`~capacity.optimize.solver`: the HiGHS / CBC wrappers and honest status reading;
@@ -69,6 +70,9 @@ The model is then solved as one independent MILP per level (smallest first, each
 of the time left; every lexicographic stage fixes each level's own optimum), which gives the same
 optimum as the whole but adds the branch-and-bound trees of the levels instead of multiplying them.
 The report sums objectives and bounds over the levels (the model sizes are the whole model's).
+
+Identical candidate sites open in order (:mod:`~capacity.optimize.symmetry`): the optimum is
+unchanged, the search does not visit each plan once per permutation of the sites.
 """
 
 from capacity.optimize.index import parse_sizes

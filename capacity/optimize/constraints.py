@@ -17,6 +17,7 @@ family               rows                                                       
 ``sharepub``/``shareinc``  kindergarten public / inclusive share in ``target_year``          ``shares``
 ``fill``             existing private kindergarten places kept filled (``private_min_fill``;  ``fill``
                      :func:`capacity.optimize.sharing.define_min_fill`)
+``symmetry``         identical sites open in order of site id (module ``symmetry``)          no
 ===================  ======================================================================  ===========
 
 Overcrowded places of existing supply bound ``o`` as a variable bound.
@@ -32,6 +33,7 @@ import pulp
 
 from capacity.optimize.index import PlanIndex, counted
 from capacity.optimize.sharing import define_min_fill
+from capacity.optimize.symmetry import define_symmetry
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
@@ -316,6 +318,7 @@ FAMILY_DEFINITIONS = (
     (define_shares, "shares"),
     (define_equity, None),
     (define_min_fill, "fill"),
+    (define_symmetry, None),
 )
 
 

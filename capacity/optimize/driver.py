@@ -69,7 +69,8 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
     -------
     (list of dict, ndarray or None)
         One record per stage solved (``term, status, sol_status, objective, bound, gap, optimal,
-        seconds``) and the values of ``V`` at the last stage with a solution.
+        seconds, cpu_seconds`` (CPU time of this process)) and the values of ``V`` at the last stage
+        with a solution.
     """
     make_solver = _solver_factory()
     records = []
@@ -80,7 +81,7 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
         if deadline is not None:
             tl = max(1.0, deadline - time.perf_counter())
         prob.setObjective(pulp.LpAffineExpression(e))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for attempt_start in (start, None) if start else (None,):
             prob.solve(make_solver(options, tl, attempt_start))
             status, sol_status = int(prob.status), int(prob.sol_status)
@@ -99,10 +100,11 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
                 and abs(obj - bound) > 1e-6
             if not suspicious:
                 break
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         st, sst = status_names(status, sol_status)
         records.append({"term": term, "status": st, "sol_status": sst, "objective": obj, "bound": bound,
-                        "gap": gap, "optimal": optimal, "seconds": secs, "_status": status,
+                        "gap": gap, "optimal": optimal, "seconds": secs, "cpu_seconds": cpu,
+                        "_status": status,
                         "_sol_status": sol_status})
         if not has:
             break
@@ -155,7 +157,8 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         bnd = sum(r["bound"] for r in rs) if has and all(r["bound"] is not None for r in rs) else None
         records.append({**worst, "objective": obj, "bound": bnd, "gap": relative_gap(obj, bnd),
                         "optimal": all(r["optimal"] for r in rs),
-                        "seconds": sum(r["seconds"] for r in rs), "parts": len(rs)})
+                        "seconds": sum(r["seconds"] for r in rs),
+                        "cpu_seconds": sum(r["cpu_seconds"] for r in rs), "parts": len(rs)})
     # a part that stopped before its last stage: the whole is not proven optimal
     if any(len(recs) < n for recs, n in zip(per, planned, strict=True)):
         records[-1]["optimal"] = False
