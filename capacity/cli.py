@@ -66,6 +66,18 @@ def _scenario_args(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
+#: Values of 'plan --figures' (those of capacity.figures.FIGURE_SETS, kept here so that parsing the
+#: command line imports nothing heavy).
+FIGURE_CHOICES = ("all", "maps", "none")
+
+
+def _figures_arg(p: argparse.ArgumentParser, choices) -> None:
+    what = {"all": "every figure (default)", "maps": "the siting maps only",
+            "none": "no figure: tables, workbook and GeoPackage only (fastest)"}
+    p.add_argument("--figures", choices=choices, default="all",
+                   help="; ".join(f"{c}: {what[c]}" for c in choices))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the documentation and the tests)."""
     parser = argparse.ArgumentParser(prog=PROG, description=_desc(*DESCRIPTION.split("\n\n")),
@@ -126,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                   the growth streets
   pyramid.png     population pyramid of the district"""))
     _scenario_args(p)
+    _figures_arg(p, FIGURE_CHOICES)
 
     p = sub.add_parser(
         "compare", formatter_class=_FORMATTER,
@@ -146,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(p)
     p.add_argument("--out", metavar="DIR", type=Path, default=Path("results/compare"),
                    help="output folder (default: results/compare)")
+    _figures_arg(p, ("all", "none"))
     _common(p)
     return parser
 
@@ -216,7 +230,7 @@ def _plan(args, progress) -> int:
     from capacity.report import plan_summary
 
     _check_scenario_path(args.scenario)
-    run, paths = run_plan(args.scenario, args.data, args.out, progress)
+    run, paths = run_plan(args.scenario, args.data, args.out, progress, figures=args.figures)
     out = paths[0].parent
     print(plan_summary(run.plan, district=run.district, counterfactual=run.counterfactual,
                        scenario_name=run.name))
@@ -229,7 +243,7 @@ def _compare(args, progress) -> int:
 
     for s in args.scenarios:
         _check_scenario_path(s)
-    runs, paths = run_compare(args.scenarios, args.data, args.out, progress)
+    runs, paths = run_compare(args.scenarios, args.data, args.out, progress, figures=args.figures)
     csv = next((p for p in paths if p.name == "compare.csv"), None)
     if csv is not None:
         import pandas as pd

@@ -22,6 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from capacity.data import DataError, District, load_district
+from capacity.figures import (  # no matplotlib here: figures.py imports it in its workers
+    FIGURE_SETS,
+    FigureDrawer,
+    plan_figure_specs,
+    population_figure_specs,
+)
 from capacity.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
@@ -292,8 +298,13 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
 
 
 def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
-             progress: Progress | None = None) -> tuple[ScenarioRun, list[Path]]:
+             progress: Progress | None = None, *, figures: str = "all",
+             workers: int | None = None) -> tuple[ScenarioRun, list[Path]]:
     """Run a scenario end to end and write the plan folder.
+
+    The figures are drawn by worker processes started before the solve (they import matplotlib
+    and draw the population pyramid while the solver runs); the tables, workbook and GeoPackage
+    are written here while the workers draw the maps and charts.
 
     Parameters
     ----------
@@ -303,35 +314,60 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     out_dir : path, optional
         Output folder; default ``results/<scenario name>``.
     progress : callable, optional
+    figures : {"all", "maps", "none"}
+        Every figure, the siting maps only, or no figure (tables only; matplotlib is not loaded).
+    workers : int, optional
+        Worker processes for the figures; default one per CPU; 0 draws them in this process.
+        The files are the same either way.
 
     Returns
     -------
     (ScenarioRun, list of Path)
         The run and the files written: those of :func:`run_project`, those of
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
-        ``solver.json``, ``plan.xlsx``, ``plan.gpkg``) and of
-        :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid).
+        ``solver.json``, ``plan.xlsx``, ``plan.gpkg``) and the figures of
+        :func:`capacity.figures.plan_figure_specs` and
+        :func:`capacity.figures.population_figure_specs` (siting maps, demand charts, pyramid).
     """
-    from capacity import maps, report
+    from capacity import report
 
-    run = run_scenario(scenario, data_dir, progress, solve=True)
-    out = Path(out_dir) if out_dir is not None else Path("results") / run.name
-    paths = _write_projection(run, out)
-    t0 = time.perf_counter()
-    paths += report.write_plan(out, district=run.district, scenario_name=run.name, plan=run.plan,
-                               counterfactual=run.counterfactual, population=run.population,
-                               demand=run.demand)
-    paths += maps.write_plan_figures(out, district=run.district, plan=run.plan,
-                                     counterfactual=run.counterfactual, population=run.population,
-                                     demand=run.demand,
-                                     growth_streets=list(run.scenario.growth_streets) or None)
-    _say(progress, f"{run.name}: wrote tables, workbook, GeoPackage and figures in "
-                   f"{time.perf_counter() - t0:.1f} s")
+    if figures not in FIGURE_SETS:
+        raise ValueError(f"figures must be one of {', '.join(FIGURE_SETS)}, got {figures!r}")
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    folder = data_dir_for(scenario, data_dir)
+    _say(progress, f"{scenario.name}: reading the district in {folder}")
+    district = load_district(folder)
+    check_scenario(scenario, district)
+    with FigureDrawer(district, workers if figures != "none" else 0) as drawer:
+        run = run_scenario(scenario, progress=progress, solve=False, district=district)
+        pyramids = population_figure_specs(run.population, figures=figures)
+        drawer.submit(pyramids)  # needs no plan: drawn while the solver runs
+        plan, counterfactual = _solve(scenario, district, run.demand, progress)
+        run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual)
+        specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
+                                  growth_streets=list(run.scenario.growth_streets) or None)
+        drawer.submit(specs)
+        t0 = time.perf_counter()
+        out = Path(out_dir) if out_dir is not None else Path("results") / run.name
+        paths = _write_projection(run, out)
+        paths += report.write_plan(out, district=district, scenario_name=run.name, plan=plan,
+                                   counterfactual=counterfactual, population=run.population,
+                                   demand=run.demand)
+        t1 = time.perf_counter()
+        rendered = drawer.results(order=[s.filename for s in specs + pyramids])
+    for name, png in rendered:
+        (out / name).write_bytes(png)
+        paths.append(out / name)
+    _say(progress, f"{run.name}: wrote tables, workbook and GeoPackage in {t1 - t0:.1f} s"
+         + (f", {len(rendered)} figures ({drawer.workers} worker processes) "
+            f"{time.perf_counter() - t0:.1f} s after the solve" if rendered else ""))
     return run, paths
 
 
 def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_dir=None,
-                progress: Progress | None = None) -> tuple[Mapping[str, ScenarioRun], list[Path]]:
+                progress: Progress | None = None, *,
+                figures: str = "all") -> tuple[Mapping[str, ScenarioRun], list[Path]]:
     """Run several scenarios and write their comparison.
 
     Parameters
@@ -343,6 +379,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
     out_dir : path, optional
         Output folder; default ``results/compare``.
     progress : callable, optional
+    figures : {"all", "none"}
+        Write the comparison figures, or not (tables only; matplotlib is not loaded).
 
     Returns
     -------
@@ -352,8 +390,10 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
         :func:`capacity.maps.write_compare_figures` (``compare_demand.png``,
         ``compare_shortfall.png``).
     """
-    from capacity import maps, report
+    from capacity import report
 
+    if figures not in ("all", "none"):
+        raise ValueError(f"figures must be 'all' or 'none' for a comparison, got {figures!r}")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if not loaded:
         raise ScenarioError("give at least one scenario to compare")
@@ -374,5 +414,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
         runs[s.name] = run_scenario(s, progress=progress, district=districts[folder])
     out = Path(out_dir) if out_dir is not None else Path("results") / "compare"
     paths = report.write_compare(out, runs)
-    paths += maps.write_compare_figures(out, runs)
+    if figures == "all":
+        from capacity import maps
+
+        paths += maps.write_compare_figures(out, runs)
     return runs, paths
