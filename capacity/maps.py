@@ -646,28 +646,49 @@ def _place(ax, fig, x0: float, y0: float, x1: float, y1: float) -> None:
     ax.set_position([x0 / fw, y0 / fh, (x1 - x0) / fw, (y1 - y0) / fh])
 
 
-def _series(balance: pd.DataFrame, level: str, streets=None) -> pd.DataFrame:
-    b = balance[balance["level"] == level]
-    if streets is not None:
-        b = b[b["street"].isin(list(streets))]
-    cols = [c for c in ("pupils", "places", "max_places", "shortfall", "overcrowded") if c in b.columns]
-    return b.groupby("year")[cols].sum().sort_index()
+class _DemandTables:
+    """The series of one level's demand chart, grouped once: by year for the district, by
+    street and year for the small multiples."""
+
+    def __init__(self, balance: pd.DataFrame, counterfactual, demand: pd.DataFrame | None, level: str):
+        def grouped(table, cols):
+            t = table[table["level"] == level]
+            cols = [c for c in cols if c in t.columns]
+            return t.groupby("year")[cols].sum().sort_index(), t.groupby(["street", "year"])[cols].sum()
+
+        measures = ("pupils", "places", "max_places", "shortfall", "overcrowded")
+        self.plan = grouped(balance, measures)
+        self.cf = grouped(counterfactual.balance, measures) if counterfactual is not None else None
+        self.band = (grouped(demand, ("p05", "p95"))
+                     if demand is not None and {"p05", "p95"} <= set(demand.columns) else None)
+
+    @staticmethod
+    def _pick(pair, street):
+        district, by_street = pair
+        if street is None:
+            return district
+        if street in by_street.index.get_level_values("street"):
+            return by_street.xs(street, level="street").sort_index()
+        return district.iloc[0:0]
+
+    def series(self, street=None):
+        """(plan, counterfactual or None, band or None) by year, for the district or a street."""
+        s = self._pick(self.plan, street)
+        c = self._pick(self.cf, street) if self.cf is not None else None
+        d = None
+        if self.band is not None:
+            d = self._pick(self.band, street)
+            d = d.loc[s.index.min():s.index.max()]  # the band covers the years the plan balances
+        return s, c, d
 
 
-def _draw_demand(a, bal, cf, dem, level, street=None, legend=False):
-    sel = [street] if street is not None else None
-    s = _series(bal, level, sel)
-    if dem is not None and {"p05", "p95"} <= set(dem.columns):
-        d = dem[dem["level"] == level]
-        if street is not None:
-            d = d[d["street"] == street]
-        d = d.groupby("year")[["p05", "p95"]].sum().sort_index()
-        d = d.loc[s.index.min():s.index.max()]  # the band covers the years the plan balances
+def _draw_demand(a, s: pd.DataFrame, c: pd.DataFrame | None, d: pd.DataFrame | None, legend=False):
+    """Pupils (with their band ``d``), places of the plan ``s`` and without new schools ``c``."""
+    if d is not None:
         a.fill_between(d.index, d["p05"], d["p95"], color="C0", alpha=0.15, lw=0,
                        label="pupils, 90% interval")
     a.plot(s.index, s["pupils"], color="C0", lw=2, marker="o", ms=2.5, label="pupils (demand)")
-    if cf is not None:
-        c = _series(cf.balance, level, sel)
+    if c is not None:
         a.step(c.index, c["places"], where="post", color="0.45", lw=1.2, ls=":",
                label="places without new schools")
     a.step(s.index, s["places"], where="post", color="C2", lw=1.8, label="places (standard class size)")
@@ -720,12 +741,13 @@ def demand_places_chart(balance: pd.DataFrame, level: str, streets: Sequence[str
         fig = _figure(figsize=(fw, fh))
         main = fig.add_axes([0, 0, 1, 1])
         small = [fig.add_axes([0, 0, 1, 1]) for _ in range(n)]
-        _draw_demand(main, balance, counterfactual, demand, level)
+        tables = _DemandTables(balance, counterfactual, demand, level)
+        _draw_demand(main, *tables.series())
         main.set_title("District", y=1.0)  # y given: no search for tick labels above the axes
         main.set_ylabel("pupils / places (persons)")
         main.set_xlabel("year")
         for a, street in zip(small, streets, strict=True):
-            _draw_demand(a, balance, counterfactual, demand, level, street=street)
+            _draw_demand(a, *tables.series(street))
             a.set_title(names.get(street, street), fontsize=9, y=1.0)
             a.tick_params(labelsize=7)
 
@@ -778,9 +800,10 @@ def population_pyramid(population: pd.DataFrame, year: int, street: str | None =
     cjk = cjk_font()
     with mpl.rc_context(_rc(cjk)):
         p = population if street is None else population[population["street"] == street]
-        if ax is None:
-            fig = _figure(figsize=(6.5, 6.5), layout="constrained")
-            ax = fig.subplots()
+        own = ax is None
+        if own:
+            fig = _figure(figsize=(6.5, 6.5))
+            ax = fig.add_axes([0, 0, 1, 1])
         fig = ax.figure
         ages = np.arange(int(p["age"].max()) + 1)
 
@@ -819,6 +842,8 @@ def population_pyramid(population: pd.DataFrame, year: int, street: str | None =
             where = _street_names(district).get(street, street)
         total = p.loc[p["year"] == year, "persons"].sum()
         ax.set_title(f"{where}: population {year} ({total:,.0f} persons)", y=1.0)
+        if own:  # a fixed layout (inches): axis label, tick labels and ticks; title above
+            _place(ax, fig, 0.05 + 0.2 + _ytick_width_in([ax], 9) + 0.1, 0.48, 6.5 - 0.05, 6.5 - 0.3)
         return fig
 
 
