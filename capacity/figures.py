@@ -260,22 +260,30 @@ def _start_method() -> str:
 _worker: dict = {}
 
 
-def _init_worker(district, cjk: bool | None) -> None:
+def _init_worker(district, cjk: bool | None, warm: bool) -> None:
     """Worker start: ignore Ctrl-C (the parent stops the pool), use the parent's font setting
-    (None: the parent never set one), import matplotlib and load the fonts now, while the parent
-    is still solving."""
+    (None: the parent never set one) and, with ``warm``, import matplotlib and load the fonts
+    now, while the parent is still solving."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from capacity import maps
-
-    if cjk is not None:
-        maps.use_cjk(cjk)
-    maps.warm_up()
     _worker["district"] = district
+    _worker["base"] = None
+    if warm:
+        from capacity import maps
+
+        if cjk is not None:
+            maps.use_cjk(cjk)
+        maps.warm_up()
+    elif cjk is not None:
+        _worker["cjk"] = cjk
     _worker["base"] = None
 
 
 def _draw_in_worker(spec: FigureSpec) -> bytes:
     district = _worker["district"]
+    if "cjk" in _worker:  # not warmed up: the parent's font setting still to apply
+        from capacity import maps
+
+        maps.use_cjk(_worker.pop("cjk"))
     base = None
     if spec.kind in MAP_KINDS:
         if _worker["base"] is None:
@@ -305,9 +313,13 @@ class FigureDrawer:
     start_method : str, optional
         ``"fork"``, ``"forkserver"`` or ``"spawn"``; default: fork where safe (see
         ``_start_method``).
+    warm : bool
+        Workers import matplotlib and load the fonts as they start (False: when they draw
+        their first figure; for pools that may draw none).
     """
 
-    def __init__(self, district, workers: int | None = None, start_method: str | None = None):
+    def __init__(self, district, workers: int | None = None, start_method: str | None = None, *,
+                 warm: bool = True):
         self.district = district
         self.workers = default_workers() if workers is None else int(workers)
         if self.workers < 0:
@@ -322,7 +334,7 @@ class FigureDrawer:
             maps = sys.modules.get("capacity.maps")
             cjk = maps.cjk_enabled() if maps is not None else None
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                             initializer=_init_worker, initargs=(district, cjk))
+                                             initializer=_init_worker, initargs=(district, cjk, warm))
             with warnings.catch_warnings():
                 # Python >= 3.12 warns on fork whenever a second thread exists; ours is the BLAS
                 # library's (fork-safe); _start_method forks only when no other thread was added
@@ -340,6 +352,20 @@ class FigureDrawer:
                 raise ValueError(f"no drawer for figure kind {spec.kind!r} ({', '.join(DRAWERS)})")
             future = self._pool.submit(_draw_in_worker, spec) if self._pool is not None else None
             self._jobs.append((spec, future))
+
+    def call(self, fn: Callable, *args) -> Future:
+        """Run ``fn(*args)`` in a worker process (any job, e.g. a solve) and return its future.
+        ``fn`` must be importable (a module-level function); the arguments are pickled, possibly
+        after this call returns: pass objects that do not change meanwhile (or their pickle).
+
+        Raises
+        ------
+        ValueError
+            Without worker processes (``workers=0``).
+        """
+        if self._pool is None:
+            raise ValueError("FigureDrawer.call needs worker processes (workers=0 was given)")
+        return self._pool.submit(fn, *args)
 
     def results(self, order: Sequence[str] | None = None) -> list[tuple[str, bytes]]:
         """Wait for every queued figure.

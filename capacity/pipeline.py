@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from capacity.data import DataError, District, load_district
 from capacity.figures import (  # no matplotlib here: figures.py imports it in its workers
     FIGURE_SETS,
     FigureDrawer,
+    default_workers,
     plan_figure_specs,
     population_figure_specs,
 )
@@ -213,7 +215,15 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
                        population=population, demand=demand, plan=plan, counterfactual=counterfactual)
 
 
-def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):
+def _counterfactual(model_pickle: bytes, options):
+    """The plan without new schools of a pickled :class:`~capacity.optimize.SchoolPlanModel` (run
+    in a worker process while this one solves the plan)."""
+    return pickle.loads(model_pickle).without_new_schools().solve(options).plan
+
+
+def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None):
+    """The plan and its counterfactual; with ``workers`` (a :class:`FigureDrawer` with worker
+    processes) the counterfactual is solved by a worker at the same time as the plan."""
     from capacity.optimize import InfeasiblePlan, SchoolPlanModel
 
     p, opts = scenario.plan, scenario.solver
@@ -226,6 +236,12 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         raise
     except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
         raise ScenarioError(f"the plan model rejects the scenario: {exc}", file=scenario.path) from exc
+    cf_job = None
+    if workers is not None and workers.workers > 0:
+        # pickled here, before the solve changes the model (the pool sends it from a thread)
+        cf_job = workers.call(_counterfactual, pickle.dumps(model), opts)
+        _say(progress, f"{scenario.name}: solving the counterfactual (existing places only) in a "
+                       "worker process...")
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
                    f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()
@@ -235,9 +251,14 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
     _say(progress, f"{scenario.name}: solved in {time.perf_counter() - t0:.1f} s: {r.status}"
                    + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
     t0 = time.perf_counter()
-    _say(progress, f"{scenario.name}: solving the counterfactual (existing places only)...")
-    counterfactual = model.without_new_schools().solve(opts).plan
-    _say(progress, f"{scenario.name}: counterfactual solved in {time.perf_counter() - t0:.1f} s")
+    if cf_job is not None:
+        counterfactual = cf_job.result()
+        _say(progress, f"{scenario.name}: counterfactual solved (waited {time.perf_counter() - t0:.1f} s "
+                       "for it)")
+    else:
+        _say(progress, f"{scenario.name}: solving the counterfactual (existing places only)...")
+        counterfactual = model.without_new_schools().solve(opts).plan
+        _say(progress, f"{scenario.name}: counterfactual solved in {time.perf_counter() - t0:.1f} s")
     return plan, counterfactual
 
 
@@ -339,11 +360,13 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     _say(progress, f"{scenario.name}: reading the district in {folder}")
     district = load_district(folder)
     check_scenario(scenario, district)
-    with FigureDrawer(district, workers if figures != "none" else 0) as drawer:
+    if workers is None:
+        workers = default_workers() if figures != "none" else 1  # 1: for the counterfactual
+    with FigureDrawer(district, workers, warm=figures != "none") as drawer:
         run = run_scenario(scenario, progress=progress, solve=False, district=district)
         pyramids = population_figure_specs(run.population, figures=figures)
         drawer.submit(pyramids)  # needs no plan: drawn while the solver runs
-        plan, counterfactual = _solve(scenario, district, run.demand, progress)
+        plan, counterfactual = _solve(scenario, district, run.demand, progress, drawer)
         run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual)
         specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
                                   growth_streets=list(run.scenario.growth_streets) or None)
