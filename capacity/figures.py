@@ -198,8 +198,17 @@ def population_figure_specs(population, *, figures: str = "all",
 # drawing
 
 
+#: zlib level of the PNG files: 4 writes them about a third faster than matplotlib's 6 (and,
+#: without the alpha channel, about 10% smaller than matplotlib's files); the pixels are the same.
+PNG_COMPRESS_LEVEL = 4
+
+
 def render(spec: FigureSpec, district, base=None) -> bytes:
     """Draw one figure and return its PNG bytes (150 dpi, white background).
+
+    The pixels are those of ``fig.savefig(..., dpi=150, facecolor="white")``; the file is written
+    as RGB (the background is opaque, so the alpha channel is 255 everywhere) at zlib level
+    :data:`PNG_COMPRESS_LEVEL`.
 
     Parameters
     ----------
@@ -209,11 +218,22 @@ def render(spec: FigureSpec, district, base=None) -> bytes:
     base : StreetBase, optional
         The district's street base layer, for maps (default: built by the map).
     """
+    import matplotlib
+    import numpy as np
+    from PIL import Image, PngImagePlugin
+
     from capacity import maps
 
     fig = DRAWERS[spec.kind](district, base, **spec.kwargs)
+    fig.set_dpi(maps.DPI)
+    fig.set_facecolor("white")
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=maps.DPI, facecolor="white")
+    Image.fromarray(rgb).save(buf, format="png", dpi=(maps.DPI, maps.DPI), pnginfo=info,
+                              compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
 
