@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                   schools marked with opening year and size
   demand_*.png    per level: pupils and places over time, for the district and
                   the growth streets
-  pyramid.png     population pyramid of the district"""))
+  pyramid.png     population pyramid of the district
+(--figures maps: only the siting maps; --figures none: no PNG)"""))
     _scenario_args(p)
     _figures_arg(p, FIGURE_CHOICES)
 

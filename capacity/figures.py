@@ -295,7 +295,6 @@ def _init_worker(district, cjk: bool | None, warm: bool) -> None:
         maps.warm_up()
     elif cjk is not None:
         _worker["cjk"] = cjk
-    _worker["base"] = None
 
 
 def _draw_in_worker(spec: FigureSpec) -> bytes:
