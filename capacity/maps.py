@@ -117,7 +117,7 @@ def warm_up() -> None:
     cjk = cjk_font()
     with mpl.rc_context(_rc(cjk)):
         fig = _figure(figsize=(1, 1))
-        fig.text(0.5, 0.5, ("东丽区 " if cjk else "") + "0123456789,. km")
+        fig.text(0.5, 0.5, ("街道 小学 " if cjk else "") + "0123456789,. km")
         fig.canvas.draw()
 
 
@@ -309,7 +309,7 @@ def _ring(radii: Sequence[float], n: int = 8) -> list[tuple[float, float]]:
 # base layer of the district maps
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StreetBase:
     """What every map of a district shares, computed once (see :func:`street_base`).
 
@@ -577,8 +577,8 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
         for i in base.area_order:
             v = values[i]
             text = base.names[i] + (f"\n{v:,.0f}" if v >= 0.5 else "")
-            placer.place(base.label_xy[i, 0], base.label_xy[i, 1], text, [(0, 0), *_ring((14, 24, 36))], leader_min=20, fontsize=8.5,
-                         color="0.1", linespacing=1.05, zorder=8,
+            placer.place(base.label_xy[i, 0], base.label_xy[i, 1], text, [(0, 0), *_ring((14, 24, 36))],
+                         leader_min=20, fontsize=8.5, color="0.1", linespacing=1.05, zorder=8,
                          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6})
         if k == 1 and len(schools):
             # one label per location (schools at the same point share it)
