@@ -218,9 +218,8 @@ def render(spec: FigureSpec, district, base=None) -> bytes:
     base : StreetBase, optional
         The district's street base layer, for maps (default: built by the map).
     """
-    import matplotlib
     import numpy as np
-    from PIL import Image, PngImagePlugin
+    from PIL import Image
 
     from capacity import maps
 
@@ -229,10 +228,9 @@ def render(spec: FigureSpec, district, base=None) -> bytes:
     fig.set_facecolor("white")
     fig.canvas.draw()
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="png", dpi=(maps.DPI, maps.DPI), pnginfo=info,
+    # no metadata (no "Software" entry naming the matplotlib version, no time): same inputs, same bytes
+    Image.fromarray(rgb).save(buf, format="png", dpi=(maps.DPI, maps.DPI),
                               compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
