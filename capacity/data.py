@@ -9,8 +9,11 @@ the line, the column and the value. Nothing is dropped, clipped or filled in sil
 
 from __future__ import annotations
 
+import io
 import math
+import re
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +21,34 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from capacity.textfile import TextEncodingError, read_text
+
 SEXES: tuple[str, str] = ("male", "female")
 """Sex labels, in the order of the sex axis of every array."""
 
 #: Free-text columns any CSV may carry besides its contract columns.
 FREE_TEXT_COLUMNS = ("note", "source")
 
+#: The largest whole number a count, age or year column accepts (larger numbers are not exact as
+#: float64 and are no plausible count of persons, places or dwellings).
+MAX_COUNT = 2**53
+
+#: A number written in exponent form (``1e3``, ``2.5E+04``).
+_EXPONENT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+#: A census age-group share key of district.toml: ``age_0_14`` or ``age_65_plus``.
+_CENSUS_AGE = re.compile(r"age_(\d+)_(?:(\d+)|plus)")
+
+#: The relative difference between the base population and a census check figure allowed when
+#: ``[census]`` sets no ``tolerance``.
+DEFAULT_CENSUS_TOLERANCE = 0.05
+
 _MISSING = object()
+
+
+class DataWarning(UserWarning):
+    """A district file is plausible but not exactly as expected (e.g. the base population differs
+    from the census check figures by less than the tolerance). The message names the file."""
 
 
 class DataError(ValueError):
@@ -65,7 +89,8 @@ class District:
 
     Column contracts (units in brackets):
 
-    - ``levels``: level, name_zh, first_age, last_age [years of age, inclusive]
+    - ``levels``: level, name_zh, first_age, last_age [years of age, inclusive], stage (levels of
+      one stage share their ages, e.g. general and vocational senior high; else the level itself)
     - ``streets`` (GeoDataFrame): street, name_zh, name_pinyin, lon, lat, point_source, approximate,
       geometry
     - ``population``: street, sex, age, persons [persons in the base year]
@@ -77,6 +102,9 @@ class District:
     - ``housing``: street, year, dwellings [dwellings completed in the year]
     - ``sites``: site, street, level, earliest_year, sizes [tuple of allowed sizes in classes], lon,
       lat, cost_per_class [million CNY per class; NaN if not given], public, inclusive
+    - ``births`` (optional file ``births.csv``; empty when absent): street, year, births [live births
+      during the year ending at the year's reference date; they replace the fertility rates' births
+      in the years given]
     """
 
     path: Path
@@ -98,6 +126,7 @@ class District:
     sites: pd.DataFrame
     census: dict = field(default_factory=dict)
     crs_note: str = ""
+    births: pd.DataFrame | None = None
 
     SEXES = SEXES
 
@@ -151,6 +180,15 @@ class District:
         out[self.fertility["age"].to_numpy()] = self.fertility["rate"].to_numpy(float)
         return out
 
+    def births_array(self) -> tuple[np.ndarray, np.ndarray]:
+        """Registered births of ``births.csv``: (years, array (year, street)); empty when absent."""
+        b = self.births
+        if b is None or b.empty:
+            return np.zeros(0, dtype=int), np.zeros((0, len(self.street_ids)))
+        table = b.pivot_table(index="year", columns="street", values="births", aggfunc="sum")
+        table = table.reindex(columns=list(self.street_ids))
+        return table.index.to_numpy(int), table.to_numpy(float)
+
     def housing_array(self, years) -> np.ndarray:
         """Dwellings completed, (year, street) for the given years; 0 where no row."""
         years = np.asarray(list(years), dtype=int)
@@ -198,9 +236,11 @@ class _Table:
         if not path.is_file():
             raise DataError(name, f"file not found in {folder}")
         try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(name, f"not UTF-8 text ({exc.reason})") from None
+            text = read_text(path)
+        except TextEncodingError as exc:
+            raise DataError(name, exc.reason, line=exc.line) from None
+        try:
+            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise DataError(name, f"cannot be read as CSV: {exc}".strip()) from None
         raw.columns = [str(c).strip() for c in raw.columns]
@@ -247,9 +287,17 @@ class _Table:
         if bad.any():
             self._fail(bad, column, what or ("an integer" if integer else "a number"))
         if integer:
+            # a count or a year is written out in digits: 1e3 is a typo or a spreadsheet's export
+            exponent = s.str.contains(_EXPONENT)
+            if exponent.any():
+                self._fail(exponent, column, (what or "an integer")
+                           + " written out in digits, not in exponent form (such as 1e3)")
             frac = (num.fillna(0) % 1) != 0
             if frac.any():
                 self._fail(frac, column, what or "an integer")
+            huge = num.abs() > MAX_COUNT
+            if huge.any():
+                self._fail(huge, column, (what or "an integer") + f" up to {MAX_COUNT:,}")
         out_of_range = (num < lo) | (num > hi)
         if out_of_range.any():
             rng = f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) and math.isfinite(hi) else (
@@ -313,7 +361,9 @@ def _read_toml(folder: Path) -> dict:
     if not path.is_file():
         raise DataError(name, f"file not found in {folder}")
     try:
-        meta = tomllib.loads(path.read_text(encoding="utf-8"))
+        meta = tomllib.loads(read_text(path))
+    except TextEncodingError as exc:
+        raise DataError(name, exc.reason, line=exc.line) from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(name, f"not valid TOML: {exc}") from None
     types = {"name": str, "name_zh": str, "code": str, "base_year": int, "last_year": int,
@@ -334,7 +384,36 @@ def _read_toml(folder: Path) -> dict:
     if not 0.5 <= meta["birth_sex_ratio"] <= 2.0:
         raise DataError(name, "birth_sex_ratio must be boys per girl, in [0.5, 2]",
                         column="birth_sex_ratio", value=meta["birth_sex_ratio"])
+    if "census" in meta:
+        _check_census_keys(meta["census"])
     return meta
+
+
+def _check_census_keys(census) -> None:
+    """The ``[census]`` table of district.toml: known keys, types and ranges."""
+    name = "district.toml"
+    if not isinstance(census, dict):
+        raise DataError(name, "'census' must be a table [census]", column="census", value=census)
+    for key, value in census.items():
+        col = f"census.{key}"
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key == "total":
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise DataError(name, "expected a positive whole number of residents", column=col,
+                                value=value)
+        elif key == "tolerance":
+            if not number or not 0 < value < 1:
+                raise DataError(name, "expected a relative difference in (0, 1), e.g. 0.05 for 5%",
+                                column=col, value=value)
+        elif key == "male_share" or _CENSUS_AGE.fullmatch(key):
+            if not number or not 0 <= value <= 1:
+                raise DataError(name, "expected a share in [0, 1]", column=col, value=value)
+            m = _CENSUS_AGE.fullmatch(key)
+            if m and m.group(2) and int(m.group(2)) < int(m.group(1)):
+                raise DataError(name, "the age group ends before it starts", column=col)
+        else:
+            raise DataError(name, f"unknown key '{key}' in [census]; expected total, male_share, "
+                                  "age_<from>_<to>, age_<from>_plus or tolerance", column=col)
 
 
 def _read_streets(folder: Path) -> gpd.GeoDataFrame:
@@ -396,25 +475,65 @@ def _read_streets(folder: Path) -> gpd.GeoDataFrame:
 
 
 def _read_levels(folder: Path) -> pd.DataFrame:
-    t = _Table(folder, "levels.csv", ("level", "name_zh", "first_age", "last_age"))
+    t = _Table(folder, "levels.csv", ("level", "name_zh", "first_age", "last_age"),
+               optional=("stage",))
+    level = t.text("level")
     frame = pd.DataFrame({
-        "level": t.text("level"),
+        "level": level,
         "name_zh": t.text("name_zh"),
         "first_age": t.number("first_age", lo=0, integer=True),
         "last_age": t.number("last_age", lo=0, integer=True),
+        # a stage groups levels that share ages (general and vocational senior high); empty or
+        # absent = the level is a stage of its own
+        "stage": (t.raw["stage"].where(t.raw["stage"] != "", level) if "stage" in t.raw
+                  else level),
     })
     t.unique(frame, ["level"])
     bad = frame["last_age"] < frame["first_age"]
     if bad.any():
         t._fail(bad, "last_age", "last_age >= first_age")
-    ordered = frame.sort_values("first_age")
+    names = set(frame["level"])
+    bad = frame["stage"].isin(names) & (frame["stage"] != frame["level"])
+    if bad.any():
+        t._fail(bad, "stage", "a stage name that is not another level's name")
+    first = frame.groupby("stage", sort=False)[["first_age", "last_age"]].transform("first")
+    bad = (first["first_age"] != frame["first_age"]) | (first["last_age"] != frame["last_age"])
+    if bad.any():
+        t._fail(bad, "stage", "the same ages as the other levels of its stage")
+    ordered = frame.drop_duplicates("stage").sort_values("first_age")
     overlap = ordered["first_age"].to_numpy()[1:] <= ordered["last_age"].to_numpy()[:-1]
     if overlap.any():
         i = int(np.flatnonzero(overlap)[0])
         a, b = ordered.iloc[i], ordered.iloc[i + 1]
         raise DataError("levels.csv", f"levels {a.level} ({a.first_age}-{a.last_age}) and "
-                        f"{b.level} ({b.first_age}-{b.last_age}) overlap in age")
+                        f"{b.level} ({b.first_age}-{b.last_age}) overlap in age (levels that "
+                        "share ages need the same 'stage')")
     return frame
+
+
+def _read_births(folder: Path, street_ids, base_year: int, last_year: int) -> pd.DataFrame:
+    """Optional ``births.csv`` (street, year, births): registered births that replace the births
+    the fertility rates give in those years. Every street must be given in each year listed."""
+    columns = ["street", "year", "births"]
+    if not (folder / "births.csv").is_file():
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
+                             zip(columns, (object, np.int64, float), strict=True)})
+    t = _Table(folder, "births.csv", tuple(columns))
+    frame = pd.DataFrame({
+        "street": t.member("street", street_ids, "street (see streets.csv)"),
+        "year": t.number("year", lo=base_year + 1, hi=last_year, integer=True,
+                         what=f"a year in {base_year + 1}..{last_year} (district.toml)"),
+        "births": t.number("births", lo=0, integer=True,
+                           what="a non-negative whole number of births"),
+    })
+    t.unique(frame, ["street", "year"])
+    for year, rows in frame.groupby("year", sort=True):
+        missing = [s for s in street_ids if s not in set(rows["street"])]
+        if missing:
+            raise DataError("births.csv", f"year {year} gives births for {len(rows)} of "
+                            f"{len(street_ids)} streets; missing street {missing[0]} (a year "
+                            "listed replaces the rates in every street)", column="street")
+    return frame.sort_values(["year", "street"], kind="stable").reset_index(drop=True)
 
 
 def load_district(path) -> District:
@@ -459,6 +578,7 @@ def load_district(path) -> District:
     if levels["last_age"].max() > max_age:
         raise DataError("levels.csv", f"a level reaches age {levels['last_age'].max()} but "
                         f"population.csv stops at age {max_age}")
+    check_census(population, meta.get("census", {}))
 
     t = _Table(folder, "fertility.csv", ("age", "rate"))
     fertility = pd.DataFrame({
@@ -476,6 +596,11 @@ def load_district(path) -> District:
                                       what="a probability in [0, 1]"),
     })
     _complete_grid(t, mortality, {"sex": list(SEXES), "age": ages})
+    open_group = (mortality["age"] == max_age) & (mortality["death_probability"] != 1.0)
+    if open_group.any():
+        t._fail(open_group, "death_probability",
+                f"1 at the open age group {max_age}+ (the last age of population.csv): nobody "
+                "outlives it, and the projection keeps survivors of the open group in it")
 
     t = _Table(folder, "migration.csv", ("street", "sex", "age", "net_rate"))
     migration = pd.DataFrame({
@@ -525,15 +650,97 @@ def load_district(path) -> District:
     t.unique(housing, ["street", "year"])
 
     sites = _read_sites(folder, street_ids, level_ids, base_year, last_year)
+    births = _read_births(folder, street_ids, base_year, last_year)
 
     return District(
         path=folder, name=meta["name"], name_zh=meta["name_zh"], code=meta["code"],
         base_year=base_year, last_year=last_year, birth_sex_ratio=float(meta["birth_sex_ratio"]),
         levels=levels, streets=streets, population=population, fertility=fertility,
         mortality=mortality, migration=migration, movers=movers, supply=supply,
-        housing=housing, sites=sites, census=dict(meta.get("census", {})),
+        housing=housing, sites=sites, births=births, census=dict(meta.get("census", {})),
         crs_note=str(meta.get("crs_note", "")),
     )
+
+
+def _decimals(x: float) -> int:
+    text = repr(float(x))
+    return 0 if "e" in text else len(text.split(".")[1].rstrip("0"))
+
+
+def check_census(population: pd.DataFrame, census) -> list[str]:
+    """Compare the base population with the census check figures of district.toml.
+
+    Each figure is compared on its own: ``total`` with the residents of ``population.csv``,
+    ``male_share`` and each ``age_<from>_<to>`` / ``age_<from>_plus`` share with the same share of
+    the base population. The relative difference ``|base / census - 1|`` of a figure beyond
+    ``[census] tolerance`` (default :data:`DEFAULT_CENSUS_TOLERANCE`) is an error; a difference
+    within it but larger than the figure's own rounding (half a unit of its last decimal) is a
+    :class:`DataWarning`.
+
+    Parameters
+    ----------
+    population : DataFrame
+        ``street, sex, age, persons`` [persons].
+    census : dict
+        The ``[census]`` table (already checked by the reader); empty: nothing is checked.
+
+    Returns
+    -------
+    list of str
+        The warnings issued (also issued with :func:`warnings.warn`).
+
+    Raises
+    ------
+    DataError
+        Naming population.csv, column ``persons``, the census key and both figures.
+    """
+    if not census:
+        return []
+    tol = float(census.get("tolerance", DEFAULT_CENSUS_TOLERANCE))
+    persons = population["persons"].to_numpy(float)
+    total = float(persons.sum())
+    age = population["age"].to_numpy()
+    max_age = int(age.max())
+    notes = []
+    for key, value in census.items():
+        if key == "tolerance":
+            continue
+        if key == "total":
+            have, want, rounding = total, float(value), 0.0
+            what = f"{have:,.0f} residents; district.toml [census] total = {value:,}"
+            shown = "residents"
+        else:
+            if total <= 0:
+                raise DataError("population.csv", "has no residents to compare with the census "
+                                f"figure [census] {key}", column="persons")
+            if key == "male_share":
+                have = float(persons[(population["sex"] == "male").to_numpy()].sum()) / total
+                label = "male"
+            else:
+                m = _CENSUS_AGE.fullmatch(key)
+                lo = int(m.group(1))
+                hi = int(m.group(2)) if m.group(2) else max_age
+                if lo > max_age:
+                    raise DataError("district.toml", f"the census age group starts at {lo}, after "
+                                    f"the last age {max_age} of population.csv",
+                                    column=f"census.{key}", value=value)
+                have = float(persons[(age >= lo) & (age <= hi)].sum()) / total
+                label = f"aged {lo}-{hi}" if m.group(2) else f"aged {lo}+"
+            want, rounding = float(value), 0.5 * 10.0 ** -_decimals(value)
+            what = f"{have:.2%} {label}; district.toml [census] {key} = {value:g}"
+            shown = "share"
+        if abs(have - want) <= rounding + 1e-12:
+            continue
+        rel = abs(have / want - 1.0) if want > 0 else math.inf
+        if rel > tol:
+            raise DataError("population.csv", f"the base population has {what}: the {shown} "
+                            f"differs by {rel:.1%}, beyond [census] tolerance = {tol:g}; check the "
+                            "counts (or the census figure)", column="persons")
+        notes.append(f"population.csv: the base population has {what} (a difference of "
+                     f"{rel:.2%}, within [census] tolerance = {tol:g})")
+    for note in notes:
+        warnings.warn(note, DataWarning, stacklevel=3)
+    return notes
 
 
 def _read_sites(folder, street_ids, level_ids, base_year, last_year) -> pd.DataFrame:

@@ -40,6 +40,9 @@ __all__ = [
     "StreetBase",
     "cjk_enabled",
     "cjk_font",
+    "compare_demand_figure",
+    "compare_schools_map",
+    "compare_shortfall_figure",
     "demand_places_chart",
     "growth_streets",
     "population_pyramid",
@@ -876,8 +879,13 @@ def growth_streets(demand: pd.DataFrame, n: int = 4, min_growth: float = 0.1) ->
 # writers
 
 
+#: PNG metadata: no "Software" entry naming the matplotlib version (PNGs carry no time either),
+#: so the same inputs give the same bytes.
+PNG_METADATA = {"Software": None}
+
+
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, facecolor="white")
+    fig.savefig(path, dpi=DPI, facecolor="white", metadata=PNG_METADATA)
     fig.clear()
     return path
 
@@ -948,50 +956,113 @@ def _levels_of(runs) -> list[str]:
     return order
 
 
+def _scenario_labels(runs) -> dict[str, str]:
+    from capacity.report import scenario_labels
+
+    return scenario_labels(runs)
+
+
+def _district_series(run, level: str) -> pd.DataFrame:
+    d = run.demand[run.demand["level"] == level]
+    cols = [c for c in ("pupils", "p05", "p95") if c in d.columns]
+    return d.groupby("year")[cols].sum().sort_index()
+
+
 def compare_demand_figure(runs: Mapping[str, object]) -> Figure:
-    """District pupils by year, one panel per level, one line per scenario (90% band if drawn)."""
+    """District pupils by year and level, per scenario, with the 90% band where drawn.
+
+    Up to two scenarios with bands: one panel per level, scenarios overlaid. Three or more: small
+    multiples, one row per level and one column per scenario (its band and line in colour, the
+    other scenarios' lines in grey behind, the same y axis along a row), so that no band hides
+    another. The legend names each scenario's differing assumptions
+    (:func:`capacity.report.scenario_labels`).
+    """
+    n_band = sum({"p05", "p95"} <= set(r.demand.columns) for r in runs.values())
+    if n_band >= 3:
+        return _compare_demand_multiples(runs)
     cjk = cjk_font()
+    labels = _scenario_labels(runs)
     with mpl.rc_context(_rc(cjk)):
         levels = _levels_of(runs)
         district = next((getattr(r, "district", None) for r in runs.values()), None)
         ncols = min(2, max(1, len(levels)))
         nrows = math.ceil(len(levels) / ncols)
-        fig = _figure(figsize=(5.2 * ncols, 3.4 * nrows + 0.8), layout="constrained")
+        fig = _figure(figsize=(5.2 * ncols, 3.4 * nrows + 1.2), layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
         for k, a in enumerate(axes.flat):
             if k >= len(levels):
                 a.set_visible(False)
                 continue
             lv = levels[k]
-            n_band = sum({"p05", "p95"} <= set(r.demand.columns) for r in runs.values())
             alpha = max(0.06, 0.24 / max(1, n_band))
             for j, (name, run) in enumerate(runs.items()):
-                d = run.demand[run.demand["level"] == lv]
-                cols = [c for c in ("pupils", "p05", "p95") if c in d.columns]
-                s = d.groupby("year")[cols].sum().sort_index()
+                s = _district_series(run, lv)
                 if {"p05", "p95"} <= set(s.columns):
                     a.fill_between(s.index, s["p05"], s["p95"], color=f"C{j % 10}", alpha=alpha, lw=0)
                 a.plot(s.index, s["pupils"], color=f"C{j % 10}", lw=max(1.0, 2.6 - 0.4 * j),
-                       ls=LINESTYLES[j % len(LINESTYLES)], label=name)
+                       ls=LINESTYLES[j % len(LINESTYLES)], label=labels[name])
             a.set_title(_level_label(district, lv, cjk is not None))
             a.set_ylabel("pupils (persons)")
             a.set_ylim(bottom=0)
             a.grid(alpha=0.3, lw=0.5)
             a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=6))
             a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        if any({"p05", "p95"} <= set(r.demand.columns) for r in runs.values()):
+        handles, texts = axes.flat[0].get_legend_handles_labels()
+        if n_band:
             handles.append(Patch(color="0.5", alpha=0.25))
-            labels.append("90% interval")
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(6, len(labels)),
-                   title="scenario (district pupils by year)")
+            texts.append("90% interval")
+        fig.legend(handles, texts, loc="outside lower center", ncols=min(3, len(texts)),
+                   title="scenario and what differs (district pupils by year)")
         fig.suptitle("Pupils by level and scenario", fontsize=12)
         return fig
 
 
-def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
-    """Total shortfall and overcrowding (pupil-years) per scenario and level, as grouped bars."""
+def _compare_demand_multiples(runs: Mapping[str, object]) -> Figure:
     cjk = cjk_font()
+    labels = _scenario_labels(runs)
+    with mpl.rc_context(_rc(cjk)):
+        levels = _levels_of(runs)
+        district = next((getattr(r, "district", None) for r in runs.values()), None)
+        names = list(runs)
+        nr, nc = max(1, len(levels)), len(names)
+        fig = _figure(figsize=(2.5 * nc + 0.8, 2.0 * nr + 1.6), layout="constrained")
+        axes = fig.subplots(nr, nc, squeeze=False, sharex=True, sharey="row")
+        series = {(n, lv): _district_series(runs[n], lv) for n in names for lv in levels}
+        for i, lv in enumerate(levels):
+            for j, name in enumerate(names):
+                a = axes[i, j]
+                for other in names:
+                    if other != name:
+                        o = series[(other, lv)]
+                        a.plot(o.index, o["pupils"], color="0.7", lw=0.8, zorder=1)
+                s = series[(name, lv)]
+                if {"p05", "p95"} <= set(s.columns):
+                    a.fill_between(s.index, s["p05"], s["p95"], color=f"C{j % 10}", alpha=0.25,
+                                   lw=0, zorder=2)
+                a.plot(s.index, s["pupils"], color=f"C{j % 10}", lw=1.8, zorder=3)
+                a.set_ylim(bottom=0)
+                a.grid(alpha=0.3, lw=0.5)
+                a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=4))
+                a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
+                if i == 0:
+                    a.set_title(name, color=f"C{j % 10}", fontsize=9)
+                if j == 0:
+                    a.set_ylabel(f"{_level_label(district, lv, cjk is not None)}\npupils")
+        handles = [Line2D([], [], color=f"C{j % 10}", lw=1.8) for j in range(len(names))]
+        texts = [labels[n] for n in names]
+        handles += [Patch(color="0.5", alpha=0.25), Line2D([], [], color="0.7", lw=0.8)]
+        texts += ["90% interval", "the other scenarios"]
+        fig.legend(handles, texts, loc="outside lower center", ncols=min(3, len(texts)),
+                   title="scenario and what differs (district pupils by year)")
+        fig.suptitle("Pupils by level and scenario (one column per scenario)", fontsize=12)
+        return fig
+
+
+def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
+    """Total shortfall and overcrowding (pupil-years) per scenario and level, as grouped bars; the
+    legend names each scenario's differing assumptions."""
+    cjk = cjk_font()
+    labels = _scenario_labels(runs)
     with mpl.rc_context(_rc(cjk)):
         levels = _levels_of(runs)
         district = next((getattr(r, "district", None) for r in runs.values()), None)
@@ -1009,7 +1080,7 @@ def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
                 else:
                     vals = np.array([plan.balance.loc[plan.balance["level"] == lv, col].sum() for lv in levels])
                 bars = a.bar(x + (j - (len(runs) - 1) / 2) * width, np.nan_to_num(vals), width * 0.95,
-                             color=f"C{j % 10}", label=name)
+                             color=f"C{j % 10}", label=labels[name])
                 a.bar_label(bars, labels=[f"{v:,.0f}" if np.isfinite(v) else "–" for v in vals],
                             fontsize=6.5, padding=1, rotation=90 if len(runs) > 2 else 0)
             a.set_xticks(x, [_level_label(district, lv, cjk is not None).replace(" ", "\n")
@@ -1020,14 +1091,90 @@ def compare_shortfall_figure(runs: Mapping[str, object]) -> Figure:
             a.margins(y=0.15)
             a.grid(axis="y", alpha=0.3, lw=0.5)
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-                   ncols=min(6, len(runs)), title="scenario")
+                   ncols=min(3, len(runs)), title="scenario and what differs")
         fig.suptitle("Shortfall and overcrowding by scenario", fontsize=12)
         return fig
 
 
+def _new_places_by_street(run, level: str) -> pd.Series:
+    plan = getattr(run, "plan", None)
+    if plan is None or plan.schedule.empty:
+        return pd.Series(dtype=float)
+    s = plan.schedule[plan.schedule["level"] == level]
+    return s.groupby("street")["places"].sum().astype(float)
+
+
+def compare_schools_map(runs: Mapping[str, object], level: str) -> Figure:
+    """Where the scenarios' new schools of ``level`` differ: one map per scenario (street × scenario).
+
+    Each street is shaded by the new places the scenario opens there over the plan period (its
+    number of new schools written on it); streets where the scenarios differ (in new places) are
+    outlined in every panel. Runs without a plan are left out. Panel titles name each scenario's
+    differing assumptions (:func:`capacity.report.scenario_labels`).
+    """
+    cjk = cjk_font()
+    labels = _scenario_labels(runs)
+    planned = {n: r for n, r in runs.items() if getattr(r, "plan", None) is not None}
+    district = next(r.district for r in planned.values())
+    crs = utm_crs(district.streets)
+    streets = district.streets.to_crs(crs)
+    ids = streets["street"]
+    places = pd.DataFrame({n: ids.map(_new_places_by_street(r, level)).fillna(0.0).to_numpy()
+                           for n, r in planned.items()}, index=ids.to_numpy())
+    counts = {n: ids.map(r.plan.schedule[r.plan.schedule["level"] == level].groupby("street").size())
+              .fillna(0).astype(int).to_numpy() for n, r in planned.items()}
+    differ = (places.max(axis=1) - places.min(axis=1) > 0.5).to_numpy()
+    vmax = max(1.0, float(places.to_numpy().max()))
+    norm = Normalize(0, vmax)
+    cmap = mpl.colormaps["Blues"]
+    label_pts = _label_points(streets, district)
+    outline = gpd.GeoSeries([streets.geometry.union_all()], crs=crs).boundary
+    minx, miny, maxx, maxy = streets.total_bounds
+    aspect = (maxy - miny) / max(maxx - minx, 1.0)
+    n = len(planned)
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    pw = 4.2
+    ph = min(6.0, max(2.5, pw * aspect))
+    with mpl.rc_context(_rc(cjk)):
+        fig = _figure(figsize=(pw * ncols + 0.4, (ph + 0.9) * nrows + 1.3), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for k, a in enumerate(axes.flat):
+            if k >= n:
+                a.set_visible(False)
+                continue
+            name = list(planned)[k]
+            v = places[name].to_numpy()
+            colours = [cmap(norm(x)) if x > 0.5 else (0.96, 0.96, 0.96, 1.0) for x in v]
+            streets.plot(ax=a, color=colours, edgecolor="0.6", linewidth=0.5)
+            if differ.any():
+                streets[differ].boundary.plot(ax=a, color="#d62728", linewidth=1.8)
+            outline.plot(ax=a, color="0.15", linewidth=1.0)
+            for i, (pt, c) in enumerate(zip(label_pts, counts[name], strict=True)):
+                if c > 0 or differ[i]:
+                    a.text(pt.x, pt.y, str(c), ha="center", va="center", fontsize=7,
+                           color="white" if norm(v[i]) > 0.6 else "0.1")
+            a.set_title(labels[name], fontsize=8)
+            a.set_aspect("equal")
+            a.set_xticks([])
+            a.set_yticks([])
+            a.set_xlabel("")
+            a.set_ylabel("")
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=axes.ravel().tolist(), orientation="horizontal", shrink=0.5,
+                     label=f"new {level} places opened in the street (numbers: new schools)")
+        n_diff = int(differ.sum())
+        fig.suptitle(f"{_level_label(district, level, cjk is not None)}: where the scenarios' new "
+                     f"schools differ ({n_diff} street{'s' if n_diff != 1 else ''} outlined in red)",
+                     fontsize=11)
+        return fig
+
+
 def write_compare_figures(out_dir, runs: Mapping[str, object]) -> list[Path]:
-    """Write ``compare_demand.png`` (pupils by level, scenarios overlaid) and
-    ``compare_shortfall.png`` (pupil-years without a place / overcrowded per scenario and level).
+    """Write ``compare_demand.png`` (pupils by level, scenarios overlaid; small multiples for three
+    or more scenarios with bands), ``compare_shortfall.png`` (pupil-years without a place /
+    overcrowded per scenario and level) and, when two or more scenarios have a plan,
+    ``compare_schools_<level>.png`` (:func:`compare_schools_map`) for each level with new schools.
 
     Parameters
     ----------
@@ -1046,5 +1193,11 @@ def write_compare_figures(out_dir, runs: Mapping[str, object]) -> list[Path]:
     paths = [_save(compare_demand_figure(runs), out / "compare_demand.png")]
     if any(getattr(r, "plan", None) is not None for r in runs.values()):
         paths.append(_save(compare_shortfall_figure(runs), out / "compare_shortfall.png"))
+    planned = [r for r in runs.values() if getattr(r, "plan", None) is not None
+               and getattr(r, "district", None) is not None]
+    if len(planned) >= 2:
+        for lv in _levels_of(runs):
+            if any((r.plan.schedule["level"] == lv).any() for r in planned):
+                paths.append(_save(compare_schools_map(runs, lv), out / f"compare_schools_{lv}.png"))
     return paths
 

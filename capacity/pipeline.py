@@ -7,6 +7,11 @@
 
 The district folder is, in this order of precedence: the ``data_dir`` argument (the command line's
 ``--data``), the scenario's ``data`` key, ``data/streets`` (relative to the working directory).
+
+Output folders are checked before any work and written whole or not at all
+(:func:`capacity.outputs.staged_folder`): a run that fails leaves the previous results as they were.
+A plan that cannot be met is reported as :class:`InfeasibleScenario`, naming the scenario file,
+line and key that set each failing constraint.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import difflib
 import json
 import pickle
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from capacity.data import DataError, District, load_district
+from capacity.demand import enrolment_problem
 from capacity.figures import (  # no matplotlib here: figures.py imports it in its workers
     FIGURE_SETS,
     FigureDrawer,
@@ -30,14 +37,19 @@ from capacity.figures import (  # no matplotlib here: figures.py imports it in i
     plan_figure_specs,
     population_figure_specs,
 )
+from capacity.optimize import InfeasiblePlan
+from capacity.outputs import check_out_dir, staged_folder
 from capacity.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "InfeasibleScenario",
     "ScenarioRun",
     "check_scenario",
     "data_dir_for",
+    "explain_infeasible",
     "run_compare",
+    "run_need",
     "run_plan",
     "run_project",
     "run_scenario",
@@ -73,6 +85,8 @@ class ScenarioRun:
         The solved plan (None for a projection-only run).
     counterfactual : Plan or None
         The same demand with existing places only (no new school): shortfall without the plan.
+    need : NeedAssessment or None
+        The fewest new schools the demand needs (:mod:`capacity.need`), when assessed.
     """
 
     name: str
@@ -83,6 +97,23 @@ class ScenarioRun:
     demand: pd.DataFrame
     plan: object = None
     counterfactual: object = None
+    need: object = None
+
+
+def grade_ages(district: District, level: str) -> list[int]:
+    """The ages of ``level`` (``first_age`` to ``last_age`` in ``levels.csv``)."""
+    row = district.levels.set_index("level").loc[level]
+    return list(range(int(row["first_age"]), int(row["last_age"]) + 1))
+
+
+def with_grade_shares(plan, population: pd.DataFrame):
+    """``plan`` with ``grade_shares`` (``year, age, share``; :func:`capacity.grades.grade_shares`)
+    from the projected population, when the plan has class sizes by grade; else ``plan``."""
+    if plan is None or not getattr(plan, "grade_class_size", None):
+        return plan
+    from capacity.grades import grade_shares
+
+    return dataclasses.replace(plan, grade_shares=grade_shares(population, plan.grade_class_size))
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -111,7 +142,6 @@ def check_scenario(scenario: Scenario, district: District) -> None:
     levels = list(district.level_names)
     p = scenario.plan
     level_keys = [
-        ("enrolment", scenario.enrolment.paths),
         ("plan.new_schools", p.new_schools),
         ("plan.max_openings_per_year", p.max_openings_per_year),
         ("class_size.standard", p.class_size),
@@ -123,13 +153,26 @@ def check_scenario(scenario: Scenario, district: District) -> None:
             if level not in levels:
                 raise scenario.error(f"{key}.{level}",
                                      f"no such level in the district ({', '.join(levels)})", levels)
-    missing = [lv for lv in levels if lv not in scenario.enrolment.paths]
-    if missing:
-        raise scenario.error("enrolment", f"no enrolment rate for level(s) {', '.join(missing)}; "
-                                          f"give e.g. {missing[0]} = {{ \"{district.base_year}\" = 1.0 }}")
+    problem = enrolment_problem(scenario.enrolment, district.levels)
+    if problem:
+        key, message = problem
+        if key == "enrolment":   # levels without a rate: the first one quoted in the message
+            first = message.split("'")[1]
+            message += f"; give e.g. {first} = {{ \"{district.base_year}\" = 1.0 }}"
+        raise scenario.error(key, message, list(district.level_names))
     if p.places_rule != "off" and p.kindergarten_level not in levels:
         raise scenario.error("plan.kindergarten_level",
                              f"no such level in the district ({', '.join(levels)})", levels)
+    if p.grade_class_size is not None:
+        if p.kindergarten_level not in levels:
+            raise scenario.error("plan.kindergarten_level", f"no such level in the district "
+                                 f"({', '.join(levels)}); class_size.grades needs it", levels)
+        want = grade_ages(district, p.kindergarten_level)
+        if sorted(p.grade_class_size) != want:
+            raise scenario.error("class_size.grades",
+                                 f"the grades must be the ages of {p.kindergarten_level} in "
+                                 f"levels.csv ({', '.join(map(str, want))}), got "
+                                 f"{', '.join(map(str, sorted(p.grade_class_size)))}")
     streets = list(district.street_ids)
     for i, s in enumerate(scenario.growth_streets):
         if s not in streets:
@@ -170,7 +213,8 @@ def _project(district, scenario: Scenario, progress):
 
 
 def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progress | None = None, *,
-                 solve: bool = True, district: District | None = None) -> ScenarioRun:
+                 solve: bool = True, district: District | None = None, need: bool = False,
+                 plan: bool = True) -> ScenarioRun:
     """Run one scenario: project, turn into demand and (``solve=True``) solve the plan.
 
     Parameters
@@ -185,6 +229,10 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
         Solve the plan and the no-new-schools counterfactual (False: projection and demand only).
     district : District, optional
         An already loaded district (``data_dir`` is then ignored).
+    need : bool
+        Also assess the need (the fewest new schools; :func:`capacity.need.assess_need`).
+    plan : bool
+        Solve the plan as written (False with ``need=True``: the need assessment alone).
 
     Returns
     -------
@@ -208,11 +256,162 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
     population = projection.to_frame()
     _say(progress, f"{scenario.name}: projected {district.base_year}-{a.end_year} in "
                    f"{time.perf_counter() - t0:.1f} s")
-    plan = counterfactual = None
-    if solve:
-        plan, counterfactual = _solve(scenario, district, demand, progress)
+    _projection_notes(scenario, projection, progress)
+    solved = counterfactual = assessed = None
+    if solve and plan:
+        solved, counterfactual = _solve(scenario, district, demand, progress)
+    solved = with_grade_shares(solved, population)
+    counterfactual = with_grade_shares(counterfactual, population)
+    if solve and need:
+        assessed = _assess_need(scenario, district, demand, solved, progress)
+        assessed = dataclasses.replace(assessed, plan=with_grade_shares(assessed.plan, population))
     return ScenarioRun(name=scenario.name, scenario=scenario, district=district, projection=projection,
-                       population=population, demand=demand, plan=plan, counterfactual=counterfactual)
+                       population=population, demand=demand, plan=solved, counterfactual=counterfactual,
+                       need=assessed)
+
+
+def _model_tables(scenario: Scenario, district: District, demand: pd.DataFrame):
+    p = scenario.plan
+    years = demand["year"].between(p.first_year, p.last_year)
+    return (demand.loc[years, ["street", "level", "year", "pupils"]], district.supply, district.sites,
+            district.distance_km())
+
+
+def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, plan, progress):
+    from capacity.need import assess_need
+
+    _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
+                   f"{scenario.plan.last_year})...")
+    t0 = time.perf_counter()
+    try:
+        need = assess_need(*_model_tables(scenario, district, demand), scenario.plan, scenario.solver,
+                           plan=plan, street_names=district.street_names())
+    except InfeasiblePlan as exc:
+        raise explain_infeasible(exc, scenario) from exc
+    except (DataError, ScenarioError):
+        raise
+    except ValueError as exc:
+        raise ScenarioError(f"the need assessment rejects the scenario: {exc}", file=scenario.path) from exc
+    r = need.plan.report
+    _say(progress, f"{scenario.name}: need assessed in {time.perf_counter() - t0:.1f} s"
+                   + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
+    return need
+
+
+#: Constraint family of the plan model -> the scenario keys that set it.
+FAMILY_KEYS: dict[str, tuple[str, ...]] = {
+    "counts": ("plan.new_schools", "plan.count_rule"),
+    "places": ("plan.kindergarten_new_places", "plan.places_rule"),
+    "shares": ("plan.public_share_min", "plan.inclusive_share_min"),
+    "yearly_limits": ("plan.max_openings_per_year", "plan.max_cost_per_year"),
+}
+
+
+class InfeasibleScenario(InfeasiblePlan):
+    """A plan that cannot be met, explained with the scenario keys that set the failing constraints.
+
+    Attributes
+    ----------
+    problems : tuple of str
+        The optimizer's explanations (each starts with its constraint family, e.g. ``"counts: "``).
+    keys : tuple of (str, Path or None, int or None)
+        Dotted scenario key, the file that set it (None: the default value) and its line there.
+    """
+
+    def __init__(self, message: str, problems=(), keys=()):
+        super().__init__(message, problems)
+        self.keys = tuple(keys)
+
+
+def _family_keys(problem: str, scenario: Scenario) -> list[str]:
+    """The scenario keys behind one problem text of :class:`InfeasiblePlan`."""
+    family, _, rest = problem.partition(":")
+    family = family.strip()
+    if family not in FAMILY_KEYS:  # the solver's own proof names the families in quotes
+        keys = []
+        for fam in FAMILY_KEYS:
+            if f"'{fam}'" in problem:
+                keys += _family_keys(f"{fam}: ", scenario)
+        return keys
+    p = scenario.plan
+    words = rest.split()
+    level = words[0] if words else ""
+    if family == "counts":
+        return [f"plan.new_schools.{level}" if level in (p.new_schools or {}) else "plan.new_schools",
+                "plan.count_rule"]
+    if family == "places":
+        return ["plan.kindergarten_new_places", "plan.places_rule"]
+    if family == "shares":
+        if "target_year" in rest:
+            return ["plan.target_year"]
+        keys = [k for flag, k in (("public", "plan.public_share_min"),
+                                  ("inclusive", "plan.inclusive_share_min")) if f" {flag} share" in rest]
+        return keys or list(FAMILY_KEYS["shares"])
+    if "cost" in rest and p.max_cost_per_year is not None:  # yearly_limits
+        return ["plan.max_cost_per_year"]
+    if level in (p.max_openings_per_year or {}):
+        return [f"plan.max_openings_per_year.{level}"]
+    return [k for k, v in (("plan.max_openings_per_year", p.max_openings_per_year),
+                           ("plan.max_cost_per_year", p.max_cost_per_year)) if v is not None]
+
+
+def _where(scenario: Scenario, key: str) -> tuple[Path | None, int | None]:
+    """The file that set ``key`` (or its table of levels) and its line; (None, None) if no file did."""
+    parts = key.split(".")
+    for n in range(len(parts), 1, -1):
+        if ".".join(parts[:n]) in scenario.sources:
+            err = scenario.error(key, "")
+            return err.file, err.line
+    return None, None
+
+
+def explain_infeasible(exc: InfeasiblePlan, scenario: Scenario) -> InfeasibleScenario:
+    """An :class:`InfeasiblePlan` with each problem followed by the scenario keys that set it.
+
+    Parameters
+    ----------
+    exc : InfeasiblePlan
+        From the plan model; its ``problems`` start with the constraint family (``counts:``,
+        ``places:``, ``shares:``, ``yearly_limits:``) or name the families in quotes.
+    scenario : Scenario
+
+    Returns
+    -------
+    InfeasibleScenario
+        One line: ``infeasible plan: <problem> [set by <key> (<file>, line <n>), ...]; ...``. A key
+        left at its default is named as such; a key inherited through ``extends`` names the parent
+        file and the scenario file given.
+    """
+    parts, found = [], []
+    for problem in exc.problems:
+        text = problem.removeprefix("infeasible plan: ")
+        where = []
+        for key in dict.fromkeys(_family_keys(problem, scenario)):
+            file, line = _where(scenario, key)
+            found.append((key, file, line))
+            if file is None:
+                where.append(f"{key} (its default; not set in {scenario.path})")
+                continue
+            at = f"{file}" + (f", line {line}" if line else "")
+            if scenario.path is not None and file != scenario.path:
+                at += f", extended by {scenario.path}"
+            where.append(f"{key} ({at})")
+        parts.append(text + (f" [set by {', '.join(where)}]" if where else ""))
+    return InfeasibleScenario("infeasible plan: " + "; ".join(parts), exc.problems, found)
+
+
+def _projection_notes(scenario: Scenario, projection, progress) -> None:
+    """Say what the projection moved (housing) and warn (``UserWarning``; the command line prints
+    ``capacity: warning: ...``) when the base year and the first projected year's births do not join
+    (:func:`capacity.projection.first_year_births`)."""
+    from capacity.projection import first_year_births
+
+    for note in projection.notes:
+        _say(progress, f"{scenario.name}: {note}")
+    if len(projection.years) > 1:
+        message = first_year_births(projection).warning()
+        if message:
+            warnings.warn(f"{scenario.name}: {message}", UserWarning, stacklevel=3)
 
 
 def _counterfactual(model_pickle: bytes, options):
@@ -224,15 +423,15 @@ def _counterfactual(model_pickle: bytes, options):
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None):
     """The plan and its counterfactual; with ``workers`` (a :class:`FigureDrawer` with worker
     processes) the counterfactual is solved by a worker at the same time as the plan."""
-    from capacity.optimize import InfeasiblePlan, SchoolPlanModel
+    from capacity.optimize import SchoolPlanModel
 
     p, opts = scenario.plan, scenario.solver
     levels = [lv for lv in district.level_names if (demand["level"] == lv).any()]
-    years = demand["year"].between(p.first_year, p.last_year)
     try:
-        model = SchoolPlanModel(demand.loc[years, ["street", "level", "year", "pupils"]],
-                                district.supply, district.sites, district.distance_km(), p)
-    except (DataError, ScenarioError, InfeasiblePlan):
+        model = SchoolPlanModel(*_model_tables(scenario, district, demand), p)
+    except InfeasiblePlan as exc:
+        raise explain_infeasible(exc, scenario) from exc
+    except (DataError, ScenarioError):
         raise
     except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
         raise ScenarioError(f"the plan model rejects the scenario: {exc}", file=scenario.path) from exc
@@ -245,7 +444,10 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
                    f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()
-    model.solve(opts)
+    try:
+        model.solve(opts)
+    except InfeasiblePlan as exc:
+        raise explain_infeasible(exc, scenario) from exc
     plan = model.plan
     r = plan.report
     _say(progress, f"{scenario.name}: solved in {time.perf_counter() - t0:.1f} s: {r.status}"
@@ -281,7 +483,6 @@ def _scenario_dict(scenario: Scenario, district: District, data_dir: Path) -> di
 
 
 def _write_projection(run: ScenarioRun, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     paths = [out / "population.csv", out / "demand.csv", out / "scenario.json"]
     pop = run.population[["street", "year", "sex", "age", "persons"]]
     _round(pop).to_csv(paths[0], index=False)
@@ -291,6 +492,19 @@ def _write_projection(run: ScenarioRun, out: Path) -> list[Path]:
     info = _scenario_dict(run.scenario, run.district, run.district.path)
     paths[2].write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
+
+
+def _scenario_and_out(scenario, out_dir) -> tuple[Scenario, Path]:
+    """The loaded scenario and its checked output folder (default ``results/<scenario name>``)."""
+    if out_dir is not None:
+        check_out_dir(out_dir)
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    return scenario, check_out_dir(out_dir if out_dir is not None else Path("results") / scenario.name)
+
+
+def _moved(paths: list[Path], tmp: Path, out: Path) -> list[Path]:
+    return [out / p.relative_to(tmp) for p in paths]
 
 
 def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
@@ -303,7 +517,8 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     data_dir : path, optional
         District folder (overrides the scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/<scenario name>``.
+        Output folder; default ``results/<scenario name>``. Checked before any work; written as a
+        whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
 
     Returns
@@ -313,9 +528,11 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         age, persons``), ``demand.csv`` (``street, level, year, pupils`` + percentile columns when
         the scenario has draws) and ``scenario.json`` (every parameter used).
     """
+    scenario, out = _scenario_and_out(scenario, out_dir)
     run = run_scenario(scenario, data_dir, progress, solve=False)
-    out = Path(out_dir) if out_dir is not None else Path("results") / run.name
-    return run, _write_projection(run, out)
+    with staged_folder(out) as tmp:
+        paths = _write_projection(run, tmp)
+    return run, _moved(paths, tmp, out)
 
 
 def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
@@ -333,7 +550,8 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     data_dir : path, optional
         District folder (overrides the scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/<scenario name>``.
+        Output folder; default ``results/<scenario name>``. Checked before any work; written as a
+        whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
     figures : {"all", "maps", "none"}
         Every figure, the siting maps only, or no figure (tables only; matplotlib is not loaded).
@@ -346,16 +564,16 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     (ScenarioRun, list of Path)
         The run and the files written: those of :func:`run_project`, those of
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
-        ``solver.json``, ``plan.xlsx``, ``plan.gpkg``) and the figures of
-        :func:`capacity.figures.plan_figure_specs` and
+        ``headline.csv``, ``need.csv``, ``need_schedule.csv``, ``summary.md``, ``solver.json``,
+        ``timings.json``, ``plan.xlsx``, ``plan.gpkg``) and of
+        the figures of :func:`capacity.figures.plan_figure_specs` and
         :func:`capacity.figures.population_figure_specs` (siting maps, demand charts, pyramid).
     """
     from capacity import report
 
     if figures not in FIGURE_SETS:
         raise ValueError(f"figures must be one of {', '.join(FIGURE_SETS)}, got {figures!r}")
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
+    scenario, out = _scenario_and_out(scenario, out_dir)
     folder = data_dir_for(scenario, data_dir)
     _say(progress, f"{scenario.name}: reading the district in {folder}")
     district = load_district(folder)
@@ -364,28 +582,69 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         workers = default_workers() if figures != "none" else 1  # 1: for the counterfactual
     with FigureDrawer(district, workers, warm=figures != "none") as drawer:
         run = run_scenario(scenario, progress=progress, solve=False, district=district)
-        pyramids = population_figure_specs(run.population, figures=figures)
+        population = run.population
+        pyramids = population_figure_specs(population, figures=figures)
         drawer.submit(pyramids)  # needs no plan: drawn while the solver runs
         plan, counterfactual = _solve(scenario, district, run.demand, progress, drawer)
-        run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual)
+        plan = with_grade_shares(plan, population)
+        counterfactual = with_grade_shares(counterfactual, population)
         specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
-                                  growth_streets=list(run.scenario.growth_streets) or None)
-        drawer.submit(specs)
+                                  growth_streets=list(scenario.growth_streets) or None)
+        drawer.submit(specs)  # drawn while the need is assessed and the tables are written
+        need = _assess_need(scenario, district, run.demand, plan, progress)
+        need = dataclasses.replace(need, plan=with_grade_shares(need.plan, population))
+        run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual, need=need)
         t0 = time.perf_counter()
-        out = Path(out_dir) if out_dir is not None else Path("results") / run.name
-        paths = _write_projection(run, out)
-        paths += report.write_plan(out, district=district, scenario_name=run.name, plan=plan,
-                                   counterfactual=counterfactual, population=run.population,
-                                   demand=run.demand)
-        t1 = time.perf_counter()
-        rendered = drawer.results(order=[s.filename for s in specs + pyramids])
-    for name, png in rendered:
-        (out / name).write_bytes(png)
-        paths.append(out / name)
+        with staged_folder(out) as tmp:
+            paths = _write_projection(run, tmp)
+            paths += report.write_plan(tmp, district=district, scenario_name=run.name, plan=plan,
+                                       counterfactual=counterfactual, population=population,
+                                       demand=run.demand, need=need)
+            t1 = time.perf_counter()
+            rendered = drawer.results(order=[s.filename for s in specs + pyramids])
+            for name, png in rendered:
+                (tmp / name).write_bytes(png)
+                paths.append(tmp / name)
     _say(progress, f"{run.name}: wrote tables, workbook and GeoPackage in {t1 - t0:.1f} s"
-         + (f", {len(rendered)} figures ({drawer.workers} worker processes) "
-            f"{time.perf_counter() - t0:.1f} s after the solve" if rendered else ""))
-    return run, paths
+         + (f", {len(rendered)} figures ({drawer.workers} worker processes) by "
+            f"{time.perf_counter() - t0:.1f} s" if rendered else ""))
+    return run, _moved(paths, tmp, out)
+
+
+def run_need(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
+             progress: Progress | None = None) -> tuple[ScenarioRun, list[Path]]:
+    """Assess the need alone (no plan as written) and write it.
+
+    Returns
+    -------
+    (ScenarioRun, list of Path)
+        The run (``need`` set, ``plan`` None) and the files written: those of :func:`run_project`,
+        ``need.csv`` (plan columns from the scenario's ``new_schools``), ``need_schedule.csv`` (the
+        needed schools), ``need_balance.csv`` (by street, level and year, with places short, spare
+        places and utilisation) and ``need_headline.csv`` (district totals per level and year).
+    """
+    from capacity import report
+    from capacity.measures import headline
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    scenario, out = _scenario_and_out(scenario, out_dir if out_dir is not None
+                                      else Path("results") / f"{scenario.name}_need")
+    run = run_scenario(scenario, data_dir, progress, solve=True, need=True, plan=False)
+    d = run.district
+    tables = {
+        "need": report._sorted(run.need.table, d, ["level"]),
+        "need_schedule": report._with_names(report.schedule_table(run.need.plan, d), d),
+        "need_balance": report._with_names(report.balance_table(run.need.plan, d), d),
+        "need_headline": report._sorted(headline(run.need.plan), d, ["level", "year"]),
+    }
+    with staged_folder(out) as tmp:
+        paths = _write_projection(run, tmp)
+        for name, t in tables.items():
+            p = tmp / f"{name}.csv"
+            _round(t).to_csv(p, index=False)
+            paths.append(p)
+    return run, _moved(paths, tmp, out)
 
 
 def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_dir=None,
@@ -400,7 +659,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
     data_dir : path, optional
         District folder for every scenario (overrides each scenario's ``data``).
     out_dir : path, optional
-        Output folder; default ``results/compare``.
+        Output folder; default ``results/compare``. Checked before any work; written as a whole
+        at the end, replacing a previous folder.
     progress : callable, optional
     figures : {"all", "none"}
         Write the comparison figures, or not (tables only; matplotlib is not loaded).
@@ -417,6 +677,7 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
 
     if figures not in ("all", "none"):
         raise ValueError(f"figures must be 'all' or 'none' for a comparison, got {figures!r}")
+    out = check_out_dir(out_dir if out_dir is not None else Path("results") / "compare")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if not loaded:
         raise ScenarioError("give at least one scenario to compare")
@@ -435,10 +696,10 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
             districts[folder] = load_district(folder)
         _say(progress, f"scenario {i}/{len(loaded)}: {s.name}")
         runs[s.name] = run_scenario(s, progress=progress, district=districts[folder])
-    out = Path(out_dir) if out_dir is not None else Path("results") / "compare"
-    paths = report.write_compare(out, runs)
-    if figures == "all":
-        from capacity import maps
+    with staged_folder(out) as tmp:
+        paths = report.write_compare(tmp, runs)
+        if figures == "all":
+            from capacity import maps
 
-        paths += maps.write_compare_figures(out, runs)
-    return runs, paths
+            paths += maps.write_compare_figures(tmp, runs)
+    return runs, _moved(paths, tmp, out)

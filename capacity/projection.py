@@ -19,9 +19,10 @@ every later year. One projection step, year ``t`` → ``t + 1``, is, for every s
 3. **Housing-led inflow.** Dwellings completed in year ``c`` are occupied in year
    ``c + housing_shift_years + occupancy_lag_years``; in that year
    ``dwellings × housing_multiplier × persons_per_dwelling × movers[sex, x]`` persons aged ``x``
-   (at the end of the year) are added to the street where the dwellings are. Completions moved
-   outside the years the housing table covers, or to the base year or earlier (the base
-   population is data), or past the horizon, drop out.
+   (at the end of the year) are added to the street where the dwellings are. Completions moved to
+   the base year or earlier (the base population is data) arrive in the first projected year, and
+   completions moved past the last projected year are outside the projection; both are reported in
+   :attr:`Projection.notes`, never dropped silently.
 4. **Births.** ``B = Σ_a ASFR[a] × (W_t[a] + W_{t+1}[a]) / 2`` per street: the mid-year number of
    women of each age is approximated by the mean of the women aged ``a`` at the start of the year and
    those aged ``a`` at the end (after survival, migration and housing inflow). Boys are
@@ -29,6 +30,7 @@ every later year. One projection step, year ``t`` → ``t + 1``, is, for every s
    at the end of the year (or ``infant_survival`` when given), and the street's age-0
    net-migration rate applies to them. Since ``q_0`` is applied again from age 0 to age 1, the
    default overstates infant deaths by at most ``q_0`` of a cohort (0.3 % for Dongli).
+   In the years of the optional registered births (``births.csv``), those births replace ``B``.
 5. **Control totals (optional).** When ``district_total`` names the year, every street × sex × age
    cell of that year is scaled by the same factor so that they sum to the total; the scaled
    population is carried into the next year. Births are flows and are not scaled.
@@ -66,9 +68,14 @@ class ProjectionAssumptions:
         Scales every age-specific fertility rate (1.0 = the data's rates).
     tfr_path
         Optional target total fertility rate by year (births per woman), e.g. ``{2021: 1.1, 2030: 0.9}``;
-        linear between given years, held flat outside them. When given, it replaces
-        ``fertility_multiplier``: the age pattern of the data's rates is rescaled to the target TFR.
+        linear between given years, held flat outside them. The age pattern of the data's rates is
+        rescaled to the target TFR. It cannot be combined with ``fertility_path`` or a
+        ``fertility_multiplier`` other than 1 (an error names both).
         The rate of year ``y`` gives the births during the year ending at the reference date of ``y``.
+    fertility_path
+        Optional factor by year on the data's fertility rates, e.g. the observed fall of the crude
+        birth rate relative to the base year, ``{2020: 1.0, 2023: 0.746}``; linear between the years
+        given, held flat before the first and after the last. ``fertility_multiplier`` multiplies it.
     migration_multiplier
         Scales the baseline net-migration rates (1.0 = the data's rates, 0 = closed population).
     housing_shift_years
@@ -91,6 +98,7 @@ class ProjectionAssumptions:
     end_year: int = 2035
     fertility_multiplier: float = 1.0
     tfr_path: Mapping[int, float] | None = None
+    fertility_path: Mapping[int, float] | None = None
     migration_multiplier: float = 1.0
     housing_shift_years: int = 0
     housing_multiplier: float = 1.0
@@ -160,6 +168,11 @@ class ProjectionInputs:
         Boys per girl at birth (e.g. 1.113).
     streets
         Street codes (street axis); default ``"0", "1", ...``.
+    births
+        Optional registered births, (year, street), ≥ 0, in the years ``birth_years``: they replace
+        the births of the fertility rates in those years (no fertility factor or draw applies).
+    birth_years
+        Years of the rows of ``births`` (distinct integers after the base year).
     """
 
     population: np.ndarray
@@ -172,6 +185,8 @@ class ProjectionInputs:
     base_year: int
     birth_sex_ratio: float
     streets: tuple[str, ...] = ()
+    births: np.ndarray | None = None
+    birth_years: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         pop = np.array(self.population, dtype=float)
@@ -204,6 +219,17 @@ class ProjectionInputs:
         srb = float(self.birth_sex_ratio)
         if not (np.isfinite(srb) and srb > 0):
             raise ValueError(f"birth_sex_ratio: expected a positive number, got {srb}")
+        b_years = np.array([] if self.birth_years is None else self.birth_years,
+                           dtype=int).reshape(-1)
+        if len(np.unique(b_years)) != len(b_years):
+            raise ValueError("birth_years: years must be distinct")
+        if np.any(b_years <= int(self.base_year)):
+            raise ValueError(f"birth_years: registered births must be after the base year "
+                             f"{self.base_year}")
+        births = _as_float("births", np.zeros((0, n_streets)) if self.births is None
+                           else self.births, (len(b_years), n_streets))
+        if np.any(births < 0):
+            raise ValueError("births: registered births must be >= 0")
         streets = tuple(str(s) for s in self.streets) or tuple(str(i) for i in range(n_streets))
         if len(streets) != n_streets:
             raise ValueError(f"streets: expected {n_streets} codes, got {len(streets)}")
@@ -211,7 +237,7 @@ class ProjectionInputs:
             ("population", pop), ("fertility", fert), ("death_probability", q),
             ("net_rate", rate), ("movers", movers), ("dwellings", dwellings),
             ("dwelling_years", dw_years), ("birth_sex_ratio", srb), ("streets", streets),
-            ("base_year", int(self.base_year)),
+            ("base_year", int(self.base_year)), ("births", births), ("birth_years", b_years),
         ):
             object.__setattr__(self, name, value)
 
@@ -227,6 +253,8 @@ class ProjectionInputs:
         The housing table is taken for every year from ``base_year + 1`` to ``last_year``.
         """
         years = np.arange(int(district.base_year) + 1, int(district.last_year) + 1)
+        b_years, births = (district.births_array() if hasattr(district, "births_array")
+                           else (None, None))
         return cls(
             population=district.population_array(),
             fertility=district.fertility_array(),
@@ -238,6 +266,8 @@ class ProjectionInputs:
             base_year=int(district.base_year),
             birth_sex_ratio=float(district.birth_sex_ratio),
             streets=tuple(district.street_ids),
+            births=births,
+            birth_years=b_years,
         )
 
 
@@ -271,6 +301,11 @@ class Projection:
         (the base-year row is what the assumptions give for that year; it produces no births).
     assumptions : ProjectionAssumptions
         The assumptions of the run.
+    registered_years : tuple of int
+        Years whose births are the registered births of the data (``births.csv``), not the rates'.
+    notes : tuple of str
+        What the run did that a planner should know (housing completions moved to the first
+        projected year or past the last); one sentence each.
     """
 
     years: np.ndarray
@@ -280,6 +315,8 @@ class Projection:
     births: np.ndarray
     asfr: np.ndarray
     assumptions: ProjectionAssumptions
+    registered_years: tuple[int, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def base_year(self) -> int:
@@ -377,12 +414,22 @@ def fertility_by_year(fertility: np.ndarray, assumptions: ProjectionAssumptions,
                       years: Iterable[int]) -> np.ndarray:
     """Age-specific fertility rates in force in each year, (year, age), births per woman per year.
 
-    ``fertility × fertility_multiplier``, or, with ``tfr_path``, the age pattern of ``fertility``
-    rescaled so that the rates sum to the target TFR of each year.
+    ``fertility × fertility_path(year) × fertility_multiplier``, or, with ``tfr_path``, the age
+    pattern of ``fertility`` rescaled so that the rates sum to the target TFR of each year.
     """
     years = np.asarray(list(years), dtype=int)
     fertility = np.asarray(fertility, dtype=float)
+    m = float(assumptions.fertility_multiplier)
+    if not (np.isfinite(m) and m >= 0):
+        raise ValueError(f"fertility_multiplier must be >= 0, got {m}")
     if assumptions.tfr_path is not None:
+        if assumptions.fertility_path is not None:
+            raise ValueError("tfr_path and fertility_path are both set: give one of them (tfr_path "
+                             "sets the level of fertility, fertility_path scales the data's rates)")
+        if m != 1.0:
+            raise ValueError(f"tfr_path and fertility_multiplier ({m:g}) are both set: give one of "
+                             "them (tfr_path sets the level of fertility, fertility_multiplier "
+                             "scales the data's rates)")
         tfr = interpolate_path(assumptions.tfr_path, years, "tfr_path")
         if np.any(tfr < 0):
             raise ValueError("tfr_path: target TFR must be >= 0")
@@ -391,10 +438,12 @@ def fertility_by_year(fertility: np.ndarray, assumptions: ProjectionAssumptions,
             raise ValueError("tfr_path: the fertility rates are all 0, there is no age pattern to rescale")
         pattern = fertility / base if base > 0 else fertility
         return tfr[:, None] * pattern[None, :]
-    m = float(assumptions.fertility_multiplier)
-    if not (np.isfinite(m) and m >= 0):
-        raise ValueError(f"fertility_multiplier must be >= 0, got {m}")
-    return np.broadcast_to(fertility * m, (len(years), len(fertility))).copy()
+    factor = np.ones(len(years))
+    if assumptions.fertility_path is not None:
+        factor = interpolate_path(assumptions.fertility_path, years, "fertility_path")
+        if np.any(factor < 0):
+            raise ValueError("fertility_path: factors must be >= 0")
+    return (factor * m)[:, None] * fertility[None, :]
 
 
 def _check_assumptions(a: ProjectionAssumptions, base_year: int) -> None:
@@ -419,16 +468,40 @@ def _check_assumptions(a: ProjectionAssumptions, base_year: int) -> None:
 
 
 def _housing_inflow_dwellings(inp: ProjectionInputs, a: ProjectionAssumptions,
-                              years: np.ndarray) -> np.ndarray:
-    """Dwellings whose residents move in during each year, (year, street); row 0 (base) is 0."""
+                              years: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Dwellings whose residents move in during each year, (year, street); row 0 (base) is 0.
+
+    Completions that arrive in the base year or earlier (``housing_shift_years < 0``) arrive in the
+    first projected year; those arriving after the last year are outside the projection. Both are
+    described in the returned notes.
+    """
     out = np.zeros((len(years), inp.population.shape[0]))
-    lookup = {int(y): i for i, y in enumerate(inp.dwelling_years)}
+    notes: list[str] = []
+    if len(years) < 2 or len(inp.dwelling_years) == 0:
+        return out, notes
+    mult = float(a.housing_multiplier)
     delay = int(a.housing_shift_years) + int(a.occupancy_lag_years)
-    for k in range(1, len(years)):
-        i = lookup.get(int(years[k]) - delay)
-        if i is not None:
-            out[k] = inp.dwellings[i]
-    return out * float(a.housing_multiplier)
+    arrive = inp.dwelling_years + delay
+    first, last = int(years[1]), int(years[-1])
+    per_year = inp.dwellings.sum(axis=1) * mult
+    early = (arrive < first) & (per_year > 0)
+    late = (arrive > last) & (per_year > 0)
+    if early.any():
+        done = ", ".join(str(int(y)) for y in inp.dwelling_years[early])
+        notes.append(f"housing: {per_year[early].sum():,.0f} dwellings completed in {done} would "
+                     f"be occupied in {int(arrive[early].min())}-{int(arrive[early].max())}, before "
+                     f"the first projected year (housing_shift_years {a.housing_shift_years}, "
+                     f"occupancy_lag_years {a.occupancy_lag_years}); they are occupied in {first}")
+    if late.any():
+        done = ", ".join(str(int(y)) for y in inp.dwelling_years[late])
+        notes.append(f"housing: {per_year[late].sum():,.0f} dwellings completed in {done} are "
+                     f"occupied after {last}, the last projected year (housing_shift_years "
+                     f"{a.housing_shift_years}, occupancy_lag_years {a.occupancy_lag_years}): "
+                     "not in this projection")
+    k = np.clip(arrive, first, None) - int(years[0])
+    inside = arrive <= last
+    np.add.at(out, k[inside], inp.dwellings[inside])
+    return out * mult, notes
 
 
 def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.ndarray,
@@ -468,7 +541,8 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
               else surv[:, 0])
     to_age0 = (split * infant)[None, None, :] * (1.0 + np.multiply.outer(mig_mult, mig[..., 0]))
 
-    inflow_dw = _housing_inflow_dwellings(inp, a, years)            # (Y, S)
+    inflow_dw, notes = _housing_inflow_dwellings(inp, a, years)     # (Y, S)
+    registered = {int(y): i for i, y in enumerate(inp.birth_years)}
     movers = float(a.persons_per_dwelling) * inp.movers             # (2, A)
     controls = {int(y): float(v) for y, v in (a.district_total or {}).items()}
 
@@ -496,9 +570,12 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
             np.multiply.outer(mig_mult, h, out=inflow)
             new += inflow
         np.add(cur[:, :, 1, 1:], new[:, :, 1, 1:], out=women)        # (D, S, A-1)
-        b = 0.5 * np.einsum("dsa,a->ds", women, asfr[k, 1:]) * fert_mult_col   # (D, S)
-        new[..., 0] += b[:, :, None] * to_age0
         year = int(years[k])
+        if year in registered:        # registered births replace the rates (no draw factor)
+            b = np.broadcast_to(inp.births[registered[year]], (n_d, n_s))
+        else:
+            b = 0.5 * np.einsum("dsa,a->ds", women, asfr[k, 1:]) * fert_mult_col   # (D, S)
+        new[..., 0] += b[:, :, None] * to_age0
         if year in controls:
             tot = new.sum(axis=(1, 2, 3))
             if np.any(tot <= 0):
@@ -508,7 +585,7 @@ def _simulate(inp: ProjectionInputs, a: ProjectionAssumptions, fert_mult: np.nda
         if not direct:
             persons[:, k] = new[..., keep]
             cur, new = new, cur
-    return years, persons, births, asfr
+    return years, persons, births, asfr, notes
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,9 +616,93 @@ def project(district: Any, assumptions: ProjectionAssumptions | None = None) -> 
     inp = _inputs(district)
     a = assumptions or ProjectionAssumptions()
     one = np.ones(1)
-    years, persons, births, asfr = _simulate(inp, a, one, one)
+    years, persons, births, asfr, notes = _simulate(inp, a, one, one)
+    registered = tuple(int(y) for y in inp.birth_years if int(y) in set(years[1:].tolist()))
     return Projection(years=years, streets=inp.streets, ages=inp.ages, persons=persons[0],
-                      births=births[0], asfr=asfr, assumptions=a)
+                      births=births[0], asfr=asfr, assumptions=a, registered_years=registered,
+                      notes=tuple(notes))
+
+
+#: Largest relative gap, not explained by the scenario's fertility change, between the first
+#: projected year's births and the base year's residents aged 0 before :func:`first_year_births`
+#: warns (a base population and fertility rates that disagree make a step in the projection).
+BIRTHS_SEAM_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class FirstYearBirths:
+    """The join of the base year and the first projected year, district totals.
+
+    Attributes
+    ----------
+    year : int
+        The first projected year.
+    births : float
+        Births during it (persons).
+    age0 : float
+        Residents aged 0 in the base year (persons).
+    ratio : float
+        ``births / age0``.
+    fertility_change : float
+        The scenario's fertility in the first projected year relative to the base year (sum of the
+        age-specific rates of the two years); 1 when the first year's births are registered.
+    unexplained : float
+        ``ratio / fertility_change``: about 1 when the base population's age 0 and the fertility
+        rates agree (it also carries the small change in the number of women, infant deaths and
+        the migration of babies).
+    registered : bool
+        The first year's births are registered births (``births.csv``), not the rates'.
+    """
+
+    year: int
+    births: float
+    age0: float
+    ratio: float
+    fertility_change: float
+    unexplained: float
+    registered: bool
+
+    def warning(self, tolerance: float = BIRTHS_SEAM_TOLERANCE) -> str | None:
+        """One line when ``unexplained`` is more than ``tolerance`` away from 1, else None.
+
+        Registered births are data and are not flagged."""
+        if self.registered or not np.isfinite(self.unexplained):
+            return None
+        if abs(self.unexplained - 1.0) <= tolerance:
+            return None
+        return (f"births in {self.year} ({self.births:,.0f}) are {self.ratio:.2f} times the "
+                f"{self.age0:,.0f} residents aged 0 in the base year, and the scenario's fertility "
+                f"change explains {self.fertility_change:.2f}: the base population's age 0 and the "
+                f"fertility rates disagree by {self.unexplained - 1:+.0%} (the projection starts "
+                "with a step; make population.csv and fertility.csv agree)")
+
+
+def first_year_births(projection: Projection) -> FirstYearBirths:
+    """Compare the first projected year's births with the base year's residents aged 0.
+
+    Parameters
+    ----------
+    projection : Projection
+        With at least one projected year.
+
+    Returns
+    -------
+    FirstYearBirths
+        Use :meth:`FirstYearBirths.warning` for the check.
+    """
+    if len(projection.years) < 2:
+        raise ValueError("first_year_births: the projection has no projected year")
+    year = int(projection.years[1])
+    births = float(projection.births[1].sum())
+    age0 = float(projection.persons[0, :, :, 0].sum())
+    ratio = births / age0 if age0 > 0 else float("nan")
+    registered = year in projection.registered_years
+    base_rate = float(projection.asfr[0].sum())
+    change = (1.0 if registered or base_rate <= 0
+              else float(projection.asfr[1].sum()) / base_rate)
+    unexplained = ratio / change if change > 0 else float("nan")
+    return FirstYearBirths(year=year, births=births, age0=age0, ratio=ratio,
+                           fertility_change=change, unexplained=unexplained, registered=registered)
 
 
 def project_arrays(population, fertility, death_probability, net_rate=None, movers=None,
@@ -658,7 +819,7 @@ def project_draws(district: Any, assumptions: ProjectionAssumptions | None = Non
         keep = np.unique(np.asarray(list(keep_ages), dtype=int))
         if keep.size and (keep[0] < 0 or keep[-1] >= len(inp.ages)):
             raise ValueError(f"keep_ages: ages must be in 0..{len(inp.ages) - 1}")
-    years, persons, births, _ = _simulate(inp, a, fm, mm, keep)
+    years, persons, births, _, _ = _simulate(inp, a, fm, mm, keep)
     return ProjectionDraws(years=years, streets=inp.streets, ages=inp.ages[keep], persons=persons,
                            births=births, fertility_multipliers=fm, migration_multipliers=mm,
                            central=central, uncertainty=u)

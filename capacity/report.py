@@ -24,16 +24,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from capacity.outputs import fix_geopackage, fix_workbook
+
 __all__ = [
+    "assumptions_table",
     "compare_schools_table",
     "compare_table",
     "plan_summary",
     "selected_years",
     "streets_layer",
     "sites_layer",
+    "timings_dict",
     "write_compare",
     "write_plan",
     "write_workbook",
+    "scenario_labels",
 ]
 
 #: Columns that hold counts (written as integers).
@@ -200,9 +205,16 @@ def schedule_table(plan, district=None) -> pd.DataFrame:
 
 
 def balance_table(plan, district=None) -> pd.DataFrame:
-    """``balance`` in order level, year, street; years as integers."""
+    """``balance`` in order level, year, street, with the planner's measures by street
+    (``places_short, classes_short, spare_places, utilisation``; :mod:`capacity.measures`);
+    years as integers."""
+    from capacity.measures import _class_sizes, plan_grades, street_measures
+
     b = _balance(plan).copy()
-    first = ["street", "level", "year", "pupils", "places", "assigned", "shortfall", "overcrowded"]
+    if plan is not None and len(b):
+        b = street_measures(b, _class_sizes(plan, None), **plan_grades(plan))
+    first = ["street", "level", "year", "pupils", "places", "places_short", "classes_short",
+             "spare_places", "utilisation", "assigned", "shortfall", "overcrowded"]
     b = b[[c for c in first if c in b.columns] + [c for c in b.columns if c not in first]]
     b = _sorted(b, district, ["level", "year", "street"])
     return _ints(b, _whole(b, ["places", "max_places"]))
@@ -262,10 +274,48 @@ def population_table(population: pd.DataFrame, district=None) -> pd.DataFrame:
     return _ints(_sorted(out, district, ["year", "street"]))
 
 
-def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
-    """``solver.json`` content: scenario name, the solver report and totals (JSON-safe)."""
+def _split_timings(d):
+    """(``d`` without its times, the times alone): keys ``seconds`` / ``*_seconds`` at any depth;
+    list items keep their ``term`` (the solver stage) beside their times."""
+    if isinstance(d, dict):
+        rest, times = {}, {}
+        for k, v in d.items():
+            if k == "seconds" or str(k).endswith("_seconds"):
+                times[k] = v
+                continue
+            r, t = _split_timings(v)
+            rest[k] = r
+            if t:
+                times[k] = t
+        if times and "term" in d:
+            times = {"term": d["term"], **times}
+        return rest, times
+    if isinstance(d, (list, tuple)):
+        pairs = [_split_timings(v) for v in d]
+        times = [t for _, t in pairs]
+        return [r for r, _ in pairs], times if any(times) else None
+    return d, None
+
+
+def _report_dict(plan) -> dict:
     rep = plan.report
-    d = dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else dict(vars(rep))
+    return dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else dict(vars(rep))
+
+
+def timings_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
+    """``timings.json`` content: the run's times in seconds (``build_seconds``, ``solve_seconds``,
+    each solver stage's ``seconds``), for the plan and the counterfactual. These differ from run
+    to run, so they are kept out of ``solver.json``."""
+    out = {"scenario": scenario_name, "plan": _split_timings(_report_dict(plan))[1]}
+    if counterfactual is not None:
+        out["counterfactual"] = _split_timings(_report_dict(counterfactual))[1]
+    return _jsonable(out)
+
+
+def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> dict:
+    """``solver.json`` content: scenario name, the solver report and totals (JSON-safe); no times
+    (see :func:`timings_dict`), so that the same inputs give the same file."""
+    d = _split_timings(_report_dict(plan))[0]
     out = {"scenario": scenario_name, **d}
     sch, bal = plan.schedule, plan.balance
     totals = {
@@ -455,7 +505,7 @@ def write_workbook(path, sheets: Mapping[str, pd.DataFrame]) -> Path:
                     row[j] = cell
             ws.append(row)
     wb.save(path)
-    return path
+    return fix_workbook(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -463,7 +513,7 @@ def write_workbook(path, sheets: Mapping[str, pd.DataFrame]) -> Path:
 
 
 def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=None, population=None,
-               demand=None, years: Sequence[int] | None = None) -> list[Path]:
+               demand=None, years: Sequence[int] | None = None, need=None) -> list[Path]:
     """Write a plan's tables, workbook and GeoPackage.
 
     Parameters
@@ -485,35 +535,75 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
     years
         The horizon years of the GeoPackage street layer; default :func:`selected_years`
         (the latest opening year and the last year).
+    need
+        The needs assessment (:class:`capacity.need.NeedAssessment`, optional): ``need.csv`` and
+        ``need_schedule.csv``, and the plan-versus-need columns of the summary.
 
     Returns
     -------
     list of Path
-        ``schedule.csv``, ``balance.csv``, ``assignment.csv``, ``solver.json``, ``plan.xlsx``,
-        ``plan.gpkg`` (layers ``streets`` and ``sites``).
+        ``schedule.csv``, ``balance.csv``, ``assignment.csv``, ``headline.csv``, [``need.csv``,
+        ``need_schedule.csv``], ``summary.md``, ``solver.json``, ``timings.json``, ``plan.xlsx``,
+        ``plan.gpkg`` (layers ``streets`` and ``sites``; ``balance_by_year``, one row per street,
+        level and year with a ``date`` for QGIS's temporal controller; ``existing_supply``; ``flows``,
+        pupils taught in another street, as lines; see :mod:`capacity.layers`).
     """
+    from capacity.measures import headline
+    from capacity.summary import level_rows, official_summary, summary_sheet
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sched = schedule_table(plan, district)
     bal = balance_table(plan, district)
     asg = assignment_table(plan, district)
+    head = _sorted(headline(plan), district, ["level", "year"])
+    tables = [("schedule", _with_names(sched, district)), ("balance", _with_names(bal, district)),
+              ("assignment", _with_names(_with_names(asg, district), district, "site_street")
+               if "site_street" in asg.columns else _with_names(asg, district)),
+              ("headline", head)]
+    need_table = need_sched = None
+    if need is not None:
+        need_table = _sorted(need.table, district, ["level"])
+        need_sched = _with_names(schedule_table(need.plan, district), district)
+        tables += [("need", need_table), ("need_schedule", need_sched)]
     paths = []
-    for name, t in (("schedule", sched), ("balance", bal), ("assignment", asg)):
+    for name, t in tables:
         p = out / f"{name}.csv"
         _round(t, CSV_DECIMALS).to_csv(p, index=False)
         paths.append(p)
+    names = _names(district)
+    street_names = dict(zip(names["street"], names["name_zh"], strict=True)) if len(names) else {}
+    level_zh = dict(zip(district.levels["level"], district.levels["name_zh"], strict=True)) \
+        if district is not None and "name_zh" in district.levels else {}
+    text = official_summary(
+        district_name=getattr(district, "name", "") or "", scenario_name=scenario_name, headline=head,
+        district_name_zh=getattr(district, "name_zh", None),
+        schedule=plan.schedule, need=need_table, street_names=street_names, level_zh=level_zh,
+        optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None),
+        grade_class_size=getattr(plan, "grade_class_size", None),
+        grade_level=getattr(plan, "grade_level", None) or "kindergarten")
+    p = out / "summary.md"
+    p.write_text(text, encoding="utf-8")
+    paths.append(p)
 
     info = solver_dict(plan, scenario_name, counterfactual)
     p = out / "solver.json"
     p.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths.append(p)
+    p = out / "timings.json"
+    times = timings_dict(plan, scenario_name, counterfactual)
+    p.write_text(json.dumps(times, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths.append(p)
 
     sheets: dict[str, pd.DataFrame] = {}
-    sheets["summary"] = summary_table(plan, counterfactual, district)
-    sheets["schedule"] = _with_names(sched, district)
-    sheets["balance"] = _with_names(bal, district)
-    sheets["assignment"] = _with_names(_with_names(asg, district), district, "site_street") \
-        if "site_street" in asg.columns else _with_names(asg, district)
+    sheets["摘要 summary"] = summary_sheet(level_rows(head, need_table, plan.schedule, level_zh))
+    sheets["headline"] = head
+    sheets["totals"] = summary_table(plan, counterfactual, district)
+    for name, t in tables[:3]:
+        sheets[name] = t
+    if need is not None:
+        sheets["need"] = need_table
+        sheets["need_schedule"] = need_sched
     if counterfactual is not None:
         sheets["balance_without_new"] = _with_names(balance_table(counterfactual, district), district)
     if demand is not None:
@@ -530,7 +620,14 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         p.unlink()
     streets_layer(district, plan, counterfactual, years).to_file(p, layer="streets", driver="GPKG")
     sites_layer(district, plan).to_file(p, layer="sites", driver="GPKG")
-    paths.append(p)
+    from capacity.layers import balance_layer, flows_layer, supply_layer
+
+    balance_layer(district, plan).to_file(p, layer="balance_by_year", driver="GPKG")
+    supply_layer(district).to_file(p, layer="existing_supply", driver="GPKG")
+    flows = flows_layer(district, plan)
+    if len(flows):
+        flows.to_file(p, layer="flows", driver="GPKG")
+    paths.append(fix_geopackage(p))
     return paths
 
 
@@ -538,7 +635,33 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.1f}"
 
 
-def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str | None = None) -> str:
+def _planner_lines(plan, levels, need=None) -> list[str]:
+    """Per level: peak places and classes short (standard class size) and spare places at the end;
+    with a need table, the schools needed against the plan's."""
+    from capacity.measures import headline, peaks
+
+    pk = peaks(headline(plan)).set_index("level")
+    nd = need.set_index("level") if need is not None else None
+    out = ["Places short at the standard class size (peak year) and spare places in the last year:"]
+    w = max(len(lv) for lv in levels) if levels else 5
+    for lv in levels:
+        if lv not in pk.index:
+            continue
+        r = pk.loc[lv]
+        short = round(float(r["places_short"]))
+        peak = (f"{short:,} places ({int(r['classes_short'])} classes) short in {int(r['peak_year'])}"
+                if short > 0 else "no place short")
+        util = r["utilisation_end"]
+        line = (f"  {lv:<{w}}  {peak}; {round(float(r['spare_places_end'])):,} spare places in "
+                f"{int(r['end_year'])}" + (f" ({100 * util:.0f}% full)" if pd.notna(util) else ""))
+        if nd is not None and lv in nd.index:
+            line += f"; needs {int(nd.loc[lv, 'needed_schools'])} new schools (plan: {len(plan.schedule[plan.schedule['level'] == lv])})"
+        out.append(line)
+    return out
+
+
+def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str | None = None,
+                 need: pd.DataFrame | None = None) -> str:
     """A short text summary of a plan (printed by ``capacity plan``).
 
     Parameters
@@ -551,12 +674,15 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         Optional; adds the shortfall without new schools.
     scenario_name
         Optional heading.
+    need
+        ``need.csv`` (optional): the schools needed against the plan's, per level.
 
     Returns
     -------
     str
         Solver status and gap; new schools per level (count, places, by opening year with
-        street names); pupil-years without a place and in overcrowded places by level.
+        street names); per level the peak places and classes short and spare places at the end;
+        pupil-years without a place and in overcrowded places by level (secondary).
     """
     lines = []
     rep = plan.report
@@ -585,8 +711,10 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
                      f" — {by_year}")
     if len(b):
+        lines += _planner_lines(plan, levels, need)
         y0, y1 = int(b["year"].min()), int(b["year"].max())
-        lines.append(f"Pupil-years {y0}–{y1} (pupils without a place / in overcrowded places):")
+        lines.append(f"Pupil-years {y0}–{y1} (pupils without a place / in overcrowded places; "
+                     "a solver's total):")
         cb = counterfactual.balance if counterfactual is not None else None
         w = max(len(lv) for lv in levels) if levels else 5
         hdr = f"  {'level':<{w}}  {'shortfall':>10}  {'overcrowded':>11}"
@@ -611,6 +739,96 @@ def _run_levels(runs: Mapping[str, object]) -> list[str]:
     for run in runs.values():
         order += [lv for lv in _level_order(getattr(run, "district", None), run.demand) if lv not in order]
     return order
+
+
+#: Shown in the assumptions table for a key a scenario leaves to the model's default.
+DEFAULT_CELL = "(default)"
+
+
+def _assumptions(runs: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    from capacity.scenario import assumptions
+
+    return {n: assumptions(r.scenario) for n, r in runs.items()
+            if getattr(r, "scenario", None) is not None}
+
+
+def _differing(values: Mapping[str, Mapping[str, object]]) -> list[str]:
+    keys: list[str] = []
+    for v in values.values():
+        keys += [k for k in v if k not in keys]
+    return [k for k in keys
+            if len({repr(v.get(k, DEFAULT_CELL)) for v in values.values()}) > 1]
+
+
+def _cell(value) -> object:
+    if isinstance(value, list):
+        return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in value)
+    return value
+
+
+def assumptions_table(runs: Mapping[str, object]) -> pd.DataFrame:
+    """What differs between the scenarios, key by key.
+
+    Parameters
+    ----------
+    runs
+        Scenario name → run (with ``scenario``, a :class:`capacity.scenario.Scenario`; runs
+        without one are left out).
+
+    Returns
+    -------
+    DataFrame
+        ``key`` (dotted scenario key, e.g. ``projection.fertility_multiplier``) and one column per
+        scenario with its value as a scenario file writes it (``"off"`` for none, ``"(default)"``
+        where the scenario leaves the key to the model). Only keys whose values differ; no rows
+        when the scenarios differ in name only.
+    """
+    values = _assumptions(runs)
+    rows = [{"key": k, **{n: _cell(v.get(k, DEFAULT_CELL)) for n, v in values.items()}}
+            for k in _differing(values)]
+    return pd.DataFrame(rows, columns=["key", *values])
+
+
+def _short_key(key: str) -> str:
+    for prefix in ("projection.", "plan."):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+def scenario_labels(runs: Mapping[str, object], max_items: int = 3, width: int = 44) -> dict[str, str]:
+    """Legend labels naming each scenario's differing assumptions.
+
+    The first scenario is the reference: its label gives its own values of the keys in which any
+    scenario differs; every other label gives the keys in which that scenario differs from the
+    reference, e.g. ``"low_fertility: fertility_multiplier=0.8"``. At most ``max_items`` keys are
+    named (then ``+n more``); lines are wrapped at ``width`` characters. A run without a scenario
+    is labelled by its name.
+
+    Returns
+    -------
+    dict
+        Scenario name → label.
+    """
+    import textwrap
+
+    values = _assumptions(runs)
+    keys = _differing(values)
+    labels = {n: n for n in runs}
+    if not values:
+        return labels
+    ref_name = next(iter(values))
+    ref = values[ref_name]
+    for n, v in values.items():
+        own = keys if n == ref_name else [k for k in keys
+                                          if repr(v.get(k, DEFAULT_CELL)) != repr(ref.get(k, DEFAULT_CELL))]
+        items = [f"{_short_key(k)}={_cell(v.get(k, DEFAULT_CELL))}" for k in own]
+        if len(items) > max_items:
+            items = items[:max_items] + [f"+{len(own) - max_items} more"]
+        head = f"{n} (reference)" if n == ref_name and len(values) > 1 else n
+        text = head + (": " + ", ".join(items) if items else (": same assumptions" if n != ref_name else ""))
+        labels[n] = "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or n
+    return labels
 
 
 def compare_table(runs: Mapping[str, object], years: Sequence[int] = (2025, 2030)) -> pd.DataFrame:
@@ -720,7 +938,8 @@ def compare_demand_table(runs: Mapping[str, object]) -> pd.DataFrame:
 
 
 def write_compare(out_dir, runs: Mapping[str, object], years: Sequence[int] = (2025, 2030)) -> list[Path]:
-    """Write ``compare.csv``, ``compare_schools.csv`` and ``compare.xlsx``.
+    """Write ``compare.csv``, ``compare_schools.csv`` and ``compare.xlsx``, each starting with what
+    differs between the scenarios (:func:`assumptions_table`).
 
     Parameters
     ----------
@@ -734,17 +953,24 @@ def write_compare(out_dir, runs: Mapping[str, object], years: Sequence[int] = (2
     Returns
     -------
     list of Path
-        The files written. The workbook has sheets ``compare``, ``schools`` and ``demand``
+        The files written. ``compare.csv`` starts with one row per differing assumption
+        (``measure`` = the scenario key, ``level`` empty, ``unit`` = ``assumption``, the
+        scenarios' values), then the rows of :func:`compare_table`. The workbook has sheets
+        ``assumptions`` (:func:`assumptions_table`), ``compare``, ``schools`` and ``demand``
         (district pupils by scenario, level and year).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = compare_table(runs, years)
     schools = compare_schools_table(runs)
+    assumed = assumptions_table(runs)
+    head = assumed.rename(columns={"key": "measure"}).assign(level="", unit="assumption")
     paths = [out / "compare.csv", out / "compare_schools.csv"]
-    _round(table, CSV_DECIMALS).to_csv(paths[0], index=False)
+    rounded = _round(table, CSV_DECIMALS)
+    parts = [p for p in (head.reindex(columns=rounded.columns), rounded) if not p.empty]
+    (pd.concat(parts, ignore_index=True) if parts else rounded).to_csv(paths[0], index=False)
     schools.to_csv(paths[1], index=False)
     paths.append(write_workbook(out / "compare.xlsx", {
-        "compare": _round(table, SHOW_DECIMALS), "schools": schools,
+        "assumptions": assumed, "compare": _round(table, SHOW_DECIMALS), "schools": schools,
         "demand": _round(compare_demand_table(runs), SHOW_DECIMALS)}))
     return paths

@@ -19,7 +19,8 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
 
 ``[projection]``
     :class:`capacity.projection.ProjectionAssumptions` (``end_year``, ``fertility_multiplier``,
-    ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``migration_multiplier``, ``housing_shift_years``,
+    ``tfr_path`` = ``{ "2021" = 1.1, ... }``, ``fertility_path`` = ``{ "2023" = 0.75, ... }``,
+    ``migration_multiplier``, ``housing_shift_years``,
     ``housing_multiplier``, ``persons_per_dwelling``, ``occupancy_lag_years``, ``district_total``,
     ``infant_survival``).
 ``[uncertainty]``
@@ -27,7 +28,12 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``seed``, ``percentiles``).
 ``[enrolment]``
     One rate path per level, :class:`capacity.demand.EnrolmentRates`:
-    ``kindergarten = { "2020" = 0.915, "2025" = 0.95 }`` (TOML keys are strings; they are years).
+    ``kindergarten = { "2020" = 0.915, "2025" = 0.95 }`` (TOML keys are strings; they are years),
+    or per stage (levels sharing ages, ``stage`` in ``levels.csv``): the rate of all its levels
+    together, split by ``[stage_share]``.
+``[stage_share]``
+    A level's share of its stage's pupils by year, e.g. ``vocational = { "2020" = 0.32 }``; every
+    level of the stage but one has a share, that one gets the rest.
 ``[plan]``
     :class:`capacity.optimize.PlanParameters` except the fields below (``first_year``,
     ``last_year``, ``plan_start``, ``plan_end``, ``new_schools``, ``count_rule``,
@@ -36,7 +42,9 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``kindergarten_level``).
 ``[class_size]``
     ``standard`` and ``maximum``: pupils per class by level (``PlanParameters.class_size`` and
-    ``max_class_size``).
+    ``max_class_size``); ``grades``: the kindergarten level's pupils per class by grade, keyed by
+    age, e.g. ``{ "3" = 25, "4" = 30, "5" = 35 }`` (``PlanParameters.grade_class_size``; ``"off"``
+    = one class size for all grades).
 ``[catchment]``
     km between street points by level (``PlanParameters.catchment_km``): ``0`` = own street only,
     the string ``"district"`` = anywhere in the district.
@@ -77,8 +85,9 @@ from capacity.optimize import (
     SolverOptions,
 )
 from capacity.projection import ProjectionAssumptions, Uncertainty
+from capacity.textfile import TextEncodingError, read_text
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_keys"]
+__all__ = ["Scenario", "ScenarioError", "assumptions", "load_scenario", "scenario_keys"]
 
 #: Allowed values of the string options.
 COUNT_RULES = ("exact", "at_most")
@@ -106,14 +115,18 @@ class ScenarioError(ValueError):
         Line of the key in ``file`` when it could be found.
     suggestion : str or None
         The nearest valid key for an unknown key.
+    via : Path or None
+        The scenario file the user gave when ``file`` is a parent it ``extends`` (the message then
+        names both), else None.
     """
 
     def __init__(self, message: str, *, file=None, key: str | None = None, line: int | None = None,
-                 suggestion: str | None = None):
+                 suggestion: str | None = None, via=None):
         self.file = Path(file) if file is not None else None
         self.key = key
         self.line = line
         self.suggestion = suggestion
+        self.via = Path(via) if via is not None and Path(via) != self.file else None
         self.reason = message
         where = str(self.file) if self.file is not None else "scenario"
         if line is not None:
@@ -124,7 +137,16 @@ class ScenarioError(ValueError):
         text += message
         if suggestion:
             text += f" (did you mean '{suggestion}'?)"
+        if self.via is not None:
+            text += f" [inherited by {self.via} through 'extends']"
         super().__init__(text)
+
+    def inherited_by(self, path) -> ScenarioError:
+        """The same error, also naming ``path``, the file that extends :attr:`file`."""
+        if path is None or self.via is not None or self.file is None or Path(path) == self.file:
+            return self
+        return ScenarioError(self.reason, file=self.file, key=self.key, line=self.line,
+                             suggestion=self.suggestion, via=path)
 
 
 @dataclass(frozen=True)
@@ -183,8 +205,10 @@ class Scenario:
         near = difflib.get_close_matches(last, [str(c) for c in choices], n=1, cutoff=0.5)
         suggestion = key.rsplit(".", 1)[0] + "." + near[0] if near and "." in key else (
             near[0] if near else None)
+        # a value given on the command line (``--vary``) is not inherited through ``extends``
+        via = None if file is not None and str(file).startswith("--") else self.path
         return ScenarioError(message, file=file, key=key, line=_find_line(file, key),
-                             suggestion=suggestion)
+                             suggestion=suggestion, via=via)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,7 +234,7 @@ def _plan_hint(name: str):
     return typing.get_type_hints(PlanParameters)[name]
 
 
-_PLAN_ELSEWHERE = ("class_size", "max_class_size", "catchment_km", "weights", "method", "lex_tolerance")
+_PLAN_ELSEWHERE = ("class_size", "max_class_size", "grade_class_size", "catchment_km", "weights", "method", "lex_tolerance")
 
 _TOP: dict[str, _Leaf] = {
     "extends": _Leaf(str, ("", "extends")),
@@ -225,10 +249,12 @@ SCHEMA: dict[str, dict[str, _Leaf] | _Leaf] = {
     "projection": _fields(ProjectionAssumptions, "projection"),
     "uncertainty": _fields(Uncertainty, "uncertainty"),
     "enrolment": _Leaf(typing.get_type_hints(EnrolmentRates)["paths"], ("enrolment", "paths")),
+    "stage_share": _Leaf(typing.get_type_hints(EnrolmentRates)["shares"], ("enrolment", "shares")),
     "plan": _fields(PlanParameters, "plan", exclude=_PLAN_ELSEWHERE),
     "class_size": {
         "standard": _Leaf(_plan_hint("class_size"), ("plan", "class_size")),
         "maximum": _Leaf(_plan_hint("max_class_size"), ("plan", "max_class_size")),
+        "grades": _Leaf(_plan_hint("grade_class_size"), ("plan", "grade_class_size")),
     },
     "catchment": _Leaf(_plan_hint("catchment_km"), ("plan", "catchment_km"), none_word=DISTRICT),
     "objective": {
@@ -324,7 +350,8 @@ def _convert(value, hint, key: str, none_word: str = OFF):
             sub = f"{key}.{k}"
             if ktype is int:
                 if not re.fullmatch(r"-?\d+", str(k).strip()):
-                    raise _Bad(sub, f"the key must be a year (an integer in quotes), got {k!r}")
+                    what = "an age in years" if key == "class_size.grades" else "a year"
+                    raise _Bad(sub, f"the key must be {what} (an integer in quotes), got {k!r}")
                 kk = int(k)
             else:
                 kk = str(k)
@@ -366,6 +393,11 @@ def _gt(lo):
     return lambda v: None if v > lo else f"must be greater than {lo}, got {v!r}"
 
 
+def _whole_gt(lo):
+    return lambda v: None if v > lo and float(v) == round(v) else (
+        f"must be a whole number of pupils greater than {lo}, got {v!r}")
+
+
 def _between(lo, hi):
     return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}, got {v!r}"
 
@@ -396,6 +428,8 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("uncertainty.seed", _ge(0)),
     ("uncertainty.percentiles.*", _between(0, 100)),
     ("enrolment.*.*", _between(0, 2)),
+    ("stage_share.*.*", _between(0, 1)),
+    ("projection.fertility_path.*", _between(0, 10)),
     ("plan.first_year", _between(1900, 2300)),
     ("plan.new_schools.*", _ge(0)),
     ("plan.count_rule", _one_of(*COUNT_RULES)),
@@ -407,6 +441,7 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("plan.max_cost_per_year", _ge(0)),
     ("class_size.standard.*", _gt(0)),
     ("class_size.maximum.*", _gt(0)),
+    ("class_size.grades.*", _whole_gt(0)),
     ("catchment.*", _ge(0)),
     ("objective.method", _one_of(*METHODS)),
     ("objective.weights.*", _ge(0)),
@@ -440,8 +475,8 @@ def _find_line(path, key: str) -> int | None:
     if path is None:
         return None
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = read_text(path).splitlines()
+    except (OSError, TextEncodingError):
         return None
     want = key.split(".")
     table: list[str] = []
@@ -476,11 +511,15 @@ def _find_line(path, key: str) -> int | None:
 
 def _read_toml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ScenarioError("no such scenario file", file=path) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, not a scenario file", file=path) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read the file ({exc.strerror})", file=path) from None
+    except TextEncodingError as exc:
+        raise ScenarioError(exc.reason, file=path, line=exc.line) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -549,13 +588,21 @@ def _resolve(path: Path, chain: tuple[Path, ...], sources: dict) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def load_scenario(path) -> Scenario:
+def load_scenario(path, overrides: Mapping[str, object] | None = None, *,
+                  origin: str = "--vary") -> Scenario:
     """Read a scenario file (and the files it ``extends``).
 
     Parameters
     ----------
     path : str or Path
         The ``.toml`` file.
+    overrides : mapping, optional
+        Dotted key -> TOML value (``{"projection.fertility_multiplier": 0.8,
+        "enrolment.kindergarten.2025": 0.97}``), applied on top of the file as if a child file
+        ``extends``-ed it, then checked exactly like values in a file.
+    origin : str
+        What error messages name as the source of an override (default ``"--vary"``, the
+        sweep's command-line argument).
 
     Returns
     -------
@@ -575,8 +622,13 @@ def load_scenario(path) -> Scenario:
     """
     path = Path(path)
     sources: dict[str, Path] = {}
-    merged = _resolve(path, (), sources)
+    try:
+        merged = _resolve(path, (), sources)
+    except ScenarioError as exc:  # in a parent file: name the file the user gave too
+        raise exc.inherited_by(path.resolve() if path.exists() else path) from None
     path = path.resolve() if path.exists() else path
+    if overrides:
+        merged = _override(merged, overrides, Path(origin), sources)
 
     def err(key, message, choices=()) -> ScenarioError:
         return Scenario(name="", path=path, sources=sources).error(key, message, choices)
@@ -635,7 +687,8 @@ def load_scenario(path) -> Scenario:
         data=Path(data) if data else None,
         projection=ProjectionAssumptions(**values["projection"]),
         uncertainty=Uncertainty(**values["uncertainty"]),
-        enrolment=EnrolmentRates(paths=values["enrolment"].get("paths", {})),
+        enrolment=EnrolmentRates(paths=values["enrolment"].get("paths", {}),
+                                 shares=values["enrolment"].get("shares", {})),
         plan=PlanParameters(**values["plan"]),
         solver=SolverOptions(**values["solver"]),
         growth_streets=tuple(top.get("growth_streets", ())),
@@ -645,8 +698,82 @@ def load_scenario(path) -> Scenario:
     return scenario
 
 
+_NOT_ASSUMPTIONS = ("extends", "name", "description")
+
+
+def _override(merged: dict, overrides: Mapping[str, object], origin: Path, sources: dict) -> dict:
+    """``merged`` with the dotted-key ``overrides`` set (as a child file would set them)."""
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        if not all(p.strip() for p in parts):
+            raise ScenarioError("not a scenario key (dotted, e.g. projection.fertility_multiplier)",
+                                file=origin, key=str(key))
+        if parts[0] in _NOT_ASSUMPTIONS:
+            raise ScenarioError("cannot be overridden (it is not an assumption)", file=origin,
+                                key=str(key))
+        table = merged
+        for i, part in enumerate(parts[:-1]):
+            prefix = ".".join(parts[: i + 1])
+            sources.setdefault(prefix, origin)
+            if not isinstance(table.get(part), dict):
+                table[part] = {}
+            table = table[part]
+        table[parts[-1]] = value
+        for s in [s for s in sources if s.startswith(key + ".")]:
+            del sources[s]
+        sources[key] = origin
+    return merged
+
+
+def _value_key(section: str, leaf: _Leaf, value, out: dict) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _value_key(f"{section}.{k}", leaf, v, out)
+    elif isinstance(value, tuple):
+        out[section] = list(value)
+    else:
+        out[section] = leaf.none_word if value is None else value
+
+
+def assumptions(scenario: Scenario) -> dict[str, object]:
+    """Every assumption of a scenario by dotted scenario key, in the file's notation.
+
+    Tables by level or year are flattened (``class_size.standard.primary``,
+    ``enrolment.kindergarten.2025``); ``None`` is written as in a file (``"off"``, ``"district"``
+    for ``[catchment]``); arrays are lists. ``data`` is the district folder (a string) when set;
+    ``name``, ``description`` and ``growth_streets`` are left out (they change no result).
+
+    Returns
+    -------
+    dict
+        Dotted key -> value, in schema order.
+    """
+    out: dict[str, object] = {}
+    if scenario.data is not None:
+        out["data"] = str(scenario.data)
+    for section, spec in SCHEMA.items():
+        leaves = {section: spec} if isinstance(spec, _Leaf) else {
+            f"{section}.{k}": leaf for k, leaf in spec.items()}
+        for key, leaf in leaves.items():
+            value = getattr(getattr(scenario, leaf.target[0]), leaf.target[1])
+            _value_key(key, leaf, value, out)
+    return out
+
+
 def _cross_checks(s: Scenario) -> None:
     """Checks between keys (each error names the key that would fix it)."""
+    a = s.projection
+    if a.tfr_path is not None:
+        for other, value in (("fertility_multiplier", a.fertility_multiplier if
+                              a.fertility_multiplier != 1.0 else None),
+                             ("fertility_path", a.fertility_path)):
+            if value is not None:
+                where = s.source_of(f"projection.{other}")
+                raise s.error("projection.tfr_path",
+                              f"projection.tfr_path and projection.{other} are both set (the "
+                              f"latter in {where.name if where else 'this file'}): give one of "
+                              f"them" + (f' (set {other} = "off")' if other == "fertility_path"
+                                         else f" (set {other} = 1.0)"))
     p = s.plan
     if p.first_year > p.last_year:
         raise s.error("plan.last_year", f"must not be before plan.first_year ({p.first_year}), "

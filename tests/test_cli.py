@@ -49,9 +49,11 @@ def scenario(tmp_path) -> Path:
 
 
 def error_line(capsys) -> str:
-    """The stderr of a failed command: exactly one line, ``capacity: error: ...``."""
+    """The stderr of a failed command: exactly one line, ``capacity: error: ...`` (besides any
+    one-line ``capacity: warning: ...``; the tiny district warns that its age 0 and fertility rates
+    disagree)."""
     err = capsys.readouterr().err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if not line.startswith("capacity: warning: ")]
     assert len(lines) == 1, err
     assert lines[0].startswith("capacity: error: ")
     return lines[0]
@@ -68,7 +70,8 @@ def test_version(capsys):
     ("validate", ["summary", "line"]),
     ("project", ["population.csv", "demand.csv"]),
     ("plan", ["schedule.csv", "balance.csv", "plan.xlsx", "plan.gpkg", "siting"]),
-    ("compare", ["compare.csv", "compare_demand.png"]),
+    ("compare", ["compare.csv", "compare_demand.png", "what differs"]),
+    ("sweep", ["sweep.csv", "tornado_<level>.png", "sweep_<key>.png", "--scheduler"]),
 ])
 def test_help_says_what_is_written(capsys, command, words):
     with pytest.raises(SystemExit) as info:
@@ -276,7 +279,28 @@ def test_compare_same_name_twice(tmp_path, scenario, capsys):
     assert "named 'tiny'" in error_line(capsys)
 
 
-def test_parser_lists_the_four_commands():
+def test_parser_lists_the_commands():
     text = build_parser().format_help()
-    for command in ("validate", "project", "plan", "compare"):
+    for command in ("validate", "project", "plan", "compare", "sweep"):
         assert command in text
+
+
+def test_first_year_births_warning_is_one_line(tmp_path, scenario, capsys):
+    # the tiny district's flat population has 120 residents aged 0 but its rates give 13 births:
+    # a base population and fertility rates that disagree, said in one line (also with --quiet)
+    out = tmp_path / "out"
+    assert main(["project", "-q", str(scenario), "--data", str(TINY), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warned = [line for line in err if line.startswith("capacity: warning: ")]
+    assert len(warned) == 1 and len(err) == 1
+    assert "120 residents aged 0" in warned[0] and "population.csv and fertility.csv" in warned[0]
+
+
+def test_housing_moved_before_the_first_year_is_said(tmp_path, scenario, capsys):
+    # tiny: 50 dwellings completed in 2022 in street C; moved 3 years earlier they are occupied in 2021
+    scenario.write_text(TINY_SCENARIO.replace("[projection]", "[projection]\nhousing_shift_years = -3"),
+                        encoding="utf-8")
+    assert main(["project", str(scenario), "--data", str(TINY), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "dwellings completed in 2022, 2023 would be occupied in 2019-2020" in err
+    assert "they are occupied in 2021" in err

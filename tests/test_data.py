@@ -1,6 +1,7 @@
 """capacity.data: loading the tiny district, and one test per bad-input error."""
 
 import shutil
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Polygon
 
-from capacity.data import DataError, load_district, summary
+from capacity.data import DataError, DataWarning, check_census, load_district, summary
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 
@@ -284,3 +285,113 @@ def test_shipped_dongli_data_loads():
     d = load_district(folder)
     assert len(d.street_ids) == 11
     assert d.population["persons"].sum() == 857_027
+
+
+def test_shipped_dongli_data_matches_its_census_figures_without_a_warning():
+    folder = Path(__file__).parents[1] / "data" / "streets"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        d = load_district(folder)
+    assert d.census["tolerance"] == 0.05
+    assert check_census(d.population, d.census) == []
+
+
+def test_census_check_by_hand(tiny):
+    d = load_district(tiny)  # 2,520 residents, 1,260 male, 360 aged 0-2
+    assert check_census(d.population, {"total": 2520, "male_share": 0.5, "age_0_2": 0.1429}) == []
+    with pytest.warns(DataWarning, match="2,520 residents; district.toml \\[census\\] total = 2,600"):
+        notes = check_census(d.population, {"total": 2600})  # 3.1% below, tolerance 5%
+    assert len(notes) == 1 and "3.08%" in notes[0]
+    with pytest.raises(DataError, match="differs by 3.1%, beyond \\[census\\] tolerance = 0.03"):
+        check_census(d.population, {"total": 2600, "tolerance": 0.03})
+    # 1/7 = 0.142857 is 0.14 to the census figure's two decimals: silent
+    assert check_census(d.population, {"age_0_2": 0.14}) == []
+    with pytest.warns(DataWarning, match="14.29% aged 0-2; .* age_0_2 = 0.1415 .*0.96%"):
+        check_census(d.population, {"age_0_2": 0.1415})  # beyond the rounding of 0.1415
+
+
+# --- level stages (levels sharing ages) --------------------------------------------------------
+
+
+def add_vocational(folder: Path, stage: str = "senior", ages: str = "6,11") -> None:
+    """Give the tiny district a second level for the primary ages, in a stage."""
+    path = folder / "levels.csv"
+    rows = path.read_text(encoding="utf-8").splitlines()
+    rows[0] += ",stage"
+    rows[1] += ",kindergarten"
+    rows[2] += f",{stage}"
+    rows.append(f"vocational,中职,{ages},{stage}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_levels_of_one_stage_share_ages(tiny):
+    add_vocational(tiny)
+    d = load_district(tiny)
+    assert list(d.levels["stage"]) == ["kindergarten", "senior", "senior"]
+    assert list(d.levels["level"]) == ["kindergarten", "primary", "vocational"]
+
+
+def test_levels_without_stage_column_are_their_own_stage():
+    d = load_district(TINY)
+    assert list(d.levels["stage"]) == list(d.levels["level"])
+
+
+def test_level_of_a_stage_with_other_ages(tiny):
+    add_vocational(tiny, ages="6,10")
+    raises(tiny, file="levels.csv", line=4, column="stage", match="same ages")
+
+
+def test_stage_named_after_another_level(tiny):
+    add_vocational(tiny, stage="kindergarten")
+    raises(tiny, file="levels.csv", column="stage", match="not another level's name")
+
+
+def test_levels_sharing_ages_without_a_stage(tiny):
+    edit(tiny, "levels.csv", "primary,小学,6,11\n", "primary,小学,6,11\nvocational,中职,6,11\n")
+    raises(tiny, file="levels.csv", match="overlap in age.*same 'stage'")
+
+
+# --- optional births.csv -----------------------------------------------------------------------
+
+
+def write_births(folder: Path, text: str) -> None:
+    (folder / "births.csv").write_text(text, encoding="utf-8")
+
+
+def test_births_csv_read(tiny):
+    write_births(tiny, "street,year,births\nA,2021,4\nB,2021,5\nC,2021,6\n")
+    d = load_district(tiny)
+    years, births = d.births_array()
+    np.testing.assert_array_equal(years, [2021])
+    np.testing.assert_array_equal(births, [[4, 5, 6]])
+
+
+def test_no_births_csv_is_empty():
+    years, births = load_district(TINY).births_array()
+    assert years.size == 0 and births.shape == (0, 3)
+
+
+def test_births_csv_unknown_street(tiny):
+    write_births(tiny, "street,year,births\nA,2021,4\nZ,2021,5\nC,2021,6\n")
+    raises(tiny, file="births.csv", line=3, column="street", match="known street")
+
+
+def test_births_csv_year_in_base_year(tiny):
+    write_births(tiny, "street,year,births\nA,2020,4\nB,2020,5\nC,2020,6\n")
+    raises(tiny, file="births.csv", line=2, column="year", match="2021..2030")
+
+
+def test_births_csv_negative(tiny):
+    write_births(tiny, "street,year,births\nA,2021,-4\nB,2021,5\nC,2021,6\n")
+    raises(tiny, file="births.csv", line=2, column="births", match="non-negative whole number")
+
+
+def test_births_csv_duplicate(tiny):
+    write_births(tiny, "street,year,births\nA,2021,4\nB,2021,5\nC,2021,6\nA,2021,7\n")
+    raises(tiny, file="births.csv", line=5, match="duplicate key")
+
+
+def test_births_csv_year_missing_a_street(tiny):
+    write_births(tiny, "street,year,births\nA,2021,4\nC,2021,6\n")
+    err = raises(tiny, file="births.csv", column="street", match="year 2021 .* 2 of 3 streets")
+    assert "missing street B" in str(err) and "\n" not in str(err)

@@ -72,7 +72,7 @@ def test_enrolment_rate_interpolation():
         enrolment_rate(DONGLI_ENROLMENT, "kindergarten", [2018, 2020, 2021, 2025, 2035]),
         [0.915, 0.915, 0.922, 0.95, 0.95])
     np.testing.assert_allclose(
-        enrolment_rate(DONGLI_ENROLMENT, "senior", [2020, 2025, 2030]), [0.967, 0.99, 0.99])
+        enrolment_rate(DONGLI_ENROLMENT, "senior_stage", [2020, 2025, 2030]), [0.967, 0.99, 0.99])
     # string year keys (as read from TOML)
     rates = EnrolmentRates({"x": {"2020": 0.2, "2030": 0.4}})
     np.testing.assert_allclose(enrolment_rate(rates, "x", [2025]), [0.3])
@@ -198,3 +198,60 @@ def test_dongli_base_year_pupils():
     assert got == pytest.approx(primary)
     kg = pop[pop.age.between(3, 5)].persons.sum() * 0.915
     assert d[(d.level == "kindergarten") & (d.year == 2020)].pupils.sum() == pytest.approx(kg)
+
+
+# --- stages: levels sharing ages (general and vocational senior high) -------------------------
+
+STAGED = pd.DataFrame({
+    "level": ["early", "general", "vocational"],
+    "name_zh": ["早", "普高", "中职"],
+    "first_age": [1, 3, 3],
+    "last_age": [2, 4, 4],
+    "stage": ["early", "senior", "senior"],
+})
+STAGE_RATES = EnrolmentRates({"early": {2020: 1.0}, "senior": {2020: 0.9, 2022: 1.0}},
+                             shares={"vocational": {2020: 0.3, 2022: 0.4}})
+
+
+def test_stage_rate_split_by_share_by_hand():
+    d = pupils(toy_projection(), STAGED, STAGE_RATES).set_index(["street", "level", "year"])
+    # street A, ages 3-4 in 2020: 30 + 31 + 40 + 41 = 142 residents; stage rate 0.9
+    # vocational 0.3 x 0.9 x 142 = 38.34, general the rest 0.7 x 0.9 x 142 = 89.46
+    assert d.loc[("A", "vocational", 2020), "pupils"] == pytest.approx(38.34)
+    assert d.loc[("A", "general", 2020), "pupils"] == pytest.approx(89.46)
+    # 2021: residents 542, stage rate 0.95, vocational share 0.35
+    assert d.loc[("A", "vocational", 2021), "pupils"] == pytest.approx(542 * 0.95 * 0.35)
+    # general + vocational = the stage's pupils, every street and year
+    both = d.xs("general", level="level")["pupils"] + d.xs("vocational", level="level")["pupils"]
+    stage_only = pupils(toy_projection(), STAGED.iloc[:2].assign(stage=["early", "general"]),
+                        EnrolmentRates({"early": {2020: 1.0}, "general": {2020: 0.9, 2022: 1.0}}))
+    np.testing.assert_allclose(both.to_numpy(),
+                               stage_only[stage_only.level == "general"]["pupils"].to_numpy())
+
+
+@pytest.mark.parametrize(("rates", "match"), [
+    (EnrolmentRates({"early": {2020: 1.0}, "senior": {2020: 0.9}}),
+     "stage_share: give a share for every level of the stage senior but one"),
+    (EnrolmentRates({"early": {2020: 1.0}, "senior": {2020: 0.9}, "general": {2020: 0.5}},
+                    shares={"vocational": {2020: 0.3}}),
+     "enrolment.general: the stage senior has a rate"),
+    (EnrolmentRates({"early": {2020: 1.0}, "general": {2020: 0.5}, "vocational": {2020: 0.3}},
+                    shares={"vocational": {2020: 0.3}}),
+     "stage_share.vocational: the stage senior has no enrolment rate"),
+    (EnrolmentRates({"early": {2020: 1.0}, "senior": {2020: 0.9}},
+                    shares={"vocational": {2020: 0.6}, "general": {2020: 0.6}}),
+     "stage_share: give a share for every level of the stage senior but one"),
+    (EnrolmentRates({"senior": {2020: 0.9}}, shares={"vocational": {2020: 0.3}}),
+     "no enrolment rate for level\\(s\\) 'early'"),
+])
+def test_stage_rate_errors(rates, match):
+    with pytest.raises(ValueError, match=match):
+        pupils(toy_projection(), STAGED, rates)
+
+
+def test_stage_shares_above_one_is_an_error():
+    three = pd.concat([STAGED, STAGED.iloc[[2]].assign(level="third")], ignore_index=True)
+    rates = EnrolmentRates({"early": {2020: 1.0}, "senior": {2020: 0.9}},
+                           shares={"vocational": {2020: 0.6}, "third": {2020: 0.3, 2022: 0.5}})
+    with pytest.raises(ValueError, match="shares of the stage senior sum to more than 1 in 2022"):
+        pupils(toy_projection(), three, rates)

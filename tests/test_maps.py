@@ -133,7 +133,9 @@ def test_write_figures_and_no_leak(tiny, tmp_path):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = {"base": r, "low": sp.run("low", 0.5, dist=tiny), "none": sp.run("none", new={}, dist=tiny)}
     cpaths = maps.write_compare_figures(tmp_path / "cmp", runs)
-    assert [p.name for p in cpaths] == ["compare_demand.png", "compare_shortfall.png"]
+    assert [p.name for p in cpaths] == ["compare_demand.png", "compare_shortfall.png",
+                                        "compare_schools_kindergarten.png",
+                                        "compare_schools_primary.png"]
     assert set(plt.get_fignums()) == before  # nothing registered with pyplot
 
     # figures are freed once dropped
@@ -156,6 +158,30 @@ def test_compare_figures_content(tiny):
     assert len([a for a in fig.axes if a.get_visible()]) == 2
     line = fig.axes[0].get_lines()[0]
     assert np.asarray(line.get_ydata())[-1] == pytest.approx(280)
+
+
+def test_compare_demand_small_multiples_for_three_banded_scenarios(tiny):
+    runs = {n: sp.run(n, k, dist=tiny) for n, k in (("base", 1.0), ("low", 0.5), ("high", 1.5))}
+    fig = maps.compare_demand_figure(runs)
+    panels = [a for a in fig.axes if a.get_visible()]
+    assert len(panels) == 2 * 3  # levels x scenarios
+    titles = [a.get_title() for a in panels[:3]]
+    assert titles == ["base", "low", "high"]
+    # the "low" panel of kindergarten: its own line last (drawn over the grey others), 2025 = 140
+    low = panels[1].get_lines()[-1]
+    assert np.asarray(low.get_ydata())[-1] == pytest.approx(140)
+    assert len(panels[1].collections) == 1  # one band: its own
+
+
+def test_compare_schools_map_outlines_streets_that_differ(tiny, tmp_path):
+    runs = {"base": sp.run("base", dist=tiny), "none": sp.run("none", new={}, dist=tiny)}
+    fig = maps.compare_schools_map(runs, "primary")
+    # base opens one primary school in street C, none opens nothing: one street differs
+    assert "1 street outlined" in fig._suptitle.get_text()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["1"]
+    paths = maps.write_compare_figures(tmp_path, runs)
+    assert {p.name for p in paths} >= {"compare_schools_kindergarten.png", "compare_schools_primary.png"}
 
 
 def test_siting_map_into_given_axes(tiny):

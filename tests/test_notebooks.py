@@ -14,10 +14,10 @@ from nbclient.exceptions import CellExecutionError
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_the_four_notebooks_are_there():
+def test_the_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
     for expected in ("01_district_data", "02_projection_assumptions",
-                     "03_plan_and_siting_maps", "04_scenario_comparison"):
+                     "03_plan_and_siting_maps", "04_scenario_comparison", "05_sensitivity"):
         assert expected in names
 
 

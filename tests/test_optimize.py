@@ -63,10 +63,12 @@ def instance(pupils, existing, sites):
 # brute force: enumerate every site/year/size choice, solve the assignment LP with scipy
 
 
-def year_lp(d, points, D, catch):
-    """Lexicographic (shortfall, overcrowding, travel) for one year.
+def year_lp(d, points, D, catch, equity=False):
+    """Lexicographic (shortfall, [largest share of a street's pupils without a place,] overcrowding,
+    travel) for one year.
 
-    d: {street: pupils}; points: list of (street, std, over). Returns the three minima.
+    d: {street: pupils}; points: list of (street, std, over). Returns the minima (three, or four
+    with ``equity``).
     """
     streets = list(d)
     arcs = [(s, j) for s in streets for j, (ps, _, _) in enumerate(points)
@@ -89,8 +91,19 @@ def year_lp(d, points, D, catch):
     c_short = np.r_[np.zeros(nf + no), np.ones(nu)]
     c_over = np.r_[np.zeros(nf), np.ones(no), np.zeros(nu)]
     c_trav = np.r_[[D.loc[s, points[j][0]] for s, j in arcs], np.zeros(no + nu)]
+    costs = [c_short, c_over, c_trav]
+    if equity:  # one more column z: u_s - d_s z <= 0
+        A_eq, A_ub = np.c_[A_eq, np.zeros(nu)], np.c_[A_ub, np.zeros(no)]
+        rows = np.zeros((nu, n + 1))
+        rows[np.arange(nu), nf + no + np.arange(nu)] = 1
+        rows[:, n] = -b_eq
+        A_ub, b_ub = np.vstack([A_ub, rows]), np.r_[b_ub, np.zeros(nu)]
+        bounds = bounds + [(0, None)]
+        costs = [np.r_[c, 0.0] for c in costs]
+        z = np.r_[np.zeros(n), 1.0]
+        costs = [costs[0], z, costs[1], costs[2]]
     vals = []
-    for c in (c_short, c_over, c_trav):
+    for c in costs:
         r = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
         assert r.status == 0
         vals.append(r.fun)
@@ -122,6 +135,9 @@ def year_lp_weighted(d, points, D, catch, w):
 
 
 def brute_force(pupils, existing, sites, params, weighted=False):
+    """The best choice by enumeration: a tuple (shortfall, [equity,] overcrowding, travel, cost +
+    early) for the lexicographic method (equity when ``params.equity``), a number for the
+    weighted one."""
     D = dist3()
     catch = params.catchment_km[LV]
     years = range(params.first_year, params.last_year + 1)
@@ -139,7 +155,7 @@ def brute_force(pupils, existing, sites, params, weighted=False):
             continue
         cost = sum(k * site[4] for site, c in zip(sites, choice, strict=True) if c for k in [c[1]])
         early = sum(params.plan_end - c[0] for c in choice if c)
-        tot = np.zeros(3)
+        tot = np.zeros(4 if params.equity else 3)
         wsum = 0.0
         for y in years:
             d = {s: pupils.get((s, y), 0.0) for s in ["A", "B", "C"]}
@@ -149,7 +165,7 @@ def brute_force(pupils, existing, sites, params, weighted=False):
             if weighted:
                 wsum += year_lp_weighted(d, pts, D, catch, w)
             else:
-                tot += year_lp(d, pts, D, catch)
+                tot += year_lp(d, pts, D, catch, equity=params.equity)
         if weighted:
             val = wsum + w["cost"] * cost + w["early"] * early
             best = val if best is None else min(best, val)
@@ -172,12 +188,13 @@ sites_st = st.lists(
     raw_sites=sites_st,
     n=st.integers(0, 2),
     exact=st.booleans(),
+    equity=st.booleans(),
 )
-def test_milp_matches_brute_force(pupils, existing, raw_sites, n, exact):
+def test_milp_matches_brute_force(pupils, existing, raw_sites, n, exact, equity):
     pup = {(s, y): float(pupils[i * 2 + k]) for i, s in enumerate("ABC") for k, y in enumerate((2021, 2022))}
     ex = {s: c for s, c in zip("ABC", existing, strict=True) if c > 0}
     sites = [(f"s{i}", s, e, z, c) for i, (s, e, z, c) in enumerate(raw_sites)]
-    params = base_params(new_schools={LV: n}, count_rule="exact" if exact else "at_most")
+    params = base_params(new_schools={LV: n}, count_rule="exact" if exact else "at_most", equity=equity)
     model = SchoolPlanModel(*instance(pup, ex, sites), params)
     if model.check():
         with pytest.raises(InfeasiblePlan):
@@ -186,11 +203,11 @@ def test_milp_matches_brute_force(pupils, existing, raw_sites, n, exact):
     best = brute_force(pup, ex, sites, params)
     r = model.solve(OPTS).plan.report
     assert r.optimal
-    got = (r.shortfall, r.overcrowding, r.travel)
-    for g, b in zip(got, best[:3], strict=True):
+    got = (r.shortfall, *([r.equity] if equity else []), r.overcrowding, r.travel)
+    for g, b in zip(got, best[:-1], strict=True):
         assert g == pytest.approx(b, abs=1e-3)
     w = DEFAULT_WEIGHTS
-    assert w["cost"] * r.cost + w["early"] * r.early == pytest.approx(best[3], abs=1e-6)
+    assert w["cost"] * r.cost + w["early"] * r.early == pytest.approx(best[-1], abs=1e-6)
     # the weighted objective matches its own brute force
     bw = brute_force(pup, ex, sites, params, weighted=True)
     rw = SchoolPlanModel(*instance(pup, ex, sites), replace(params, method="weighted")).solve(OPTS).plan.report

@@ -156,7 +156,7 @@ def test_housing_inflow_right_street_years_ages(shift, lag):
     np.testing.assert_allclose(with_h.births[:, [0, 2]], without.births[:, [0, 2]])
 
 
-def test_housing_shifted_past_horizon_drops_out():
+def test_housing_shifted_past_horizon_is_left_out_and_said():
     pop, fert, q, rate, movers, dwellings = housing_setup()
     a = ProjectionAssumptions(end_year=BASE + 5, housing_shift_years=10)
     with_h = project_arrays(pop, fert, q, rate, movers, dwellings, base_year=BASE,
@@ -164,17 +164,44 @@ def test_housing_shifted_past_horizon_drops_out():
     without = project_arrays(pop, fert, q, rate, movers, None, base_year=BASE,
                              birth_sex_ratio=1.1, assumptions=a)
     np.testing.assert_array_equal(with_h.persons, without.persons)
-    # Moved to the base year or before: also dropped (the base population is data).
-    a = replace(a, housing_shift_years=-2)
+    # never silent: the note names the dwellings, the completion year and the last year
+    assert len(with_h.notes) == 1
+    assert "100 dwellings completed in 2022" in with_h.notes[0]
+    assert "after 2025" in with_h.notes[0]
+    assert without.notes == ()
+
+
+@pytest.mark.parametrize("shift", [-2, -3])
+def test_housing_shifted_before_first_year_arrives_in_first_year(shift):
+    # 100 dwellings completed in BASE + 2, moved 2 or 3 years earlier (to the base year or before):
+    # they arrive in BASE + 1, the first projected year, as the scenario intends
+    pop, fert, q, rate, movers, dwellings = housing_setup()
+    a = ProjectionAssumptions(end_year=BASE + 5, housing_shift_years=shift, persons_per_dwelling=3.0)
     with_h = project_arrays(pop, fert, q, rate, movers, dwellings, base_year=BASE,
                             birth_sex_ratio=1.1, assumptions=a)
-    np.testing.assert_array_equal(with_h.persons, without.persons)
+    without = project_arrays(pop, fert, q, rate, movers, None, base_year=BASE,
+                             birth_sex_ratio=1.1, assumptions=a)
+    diff = with_h.persons - without.persons
+    np.testing.assert_allclose(diff[1, 1], 100 * 3.0 * movers, atol=1e-9)
+    assert diff[1].sum() == pytest.approx(300.0)
+    assert len(with_h.notes) == 1 and "they are occupied in 2021" in with_h.notes[0]
+
+
+def test_housing_two_completions_moved_into_first_year_add_up():
+    # completions in BASE + 1 (40) and BASE + 2 (100), shift -1: both arrive in BASE + 1
+    pop, fert, q, rate, movers, dwellings = housing_setup()
+    dwellings[0, 1] = 40.0
+    a = ProjectionAssumptions(end_year=BASE + 3, housing_shift_years=-1, persons_per_dwelling=1.0)
+    with_h = project_arrays(pop, fert, q, rate, movers, dwellings, base_year=BASE,
+                            birth_sex_ratio=1.1, assumptions=a)
+    without = project_arrays(pop, fert, q, rate, movers, None, base_year=BASE,
+                             birth_sex_ratio=1.1, assumptions=a)
+    assert (with_h.persons - without.persons)[1].sum() == pytest.approx(140.0)
 
 
 def test_tfr_path_gives_target():
     pop, fert, q, rate = toy_arrays()
-    a = ProjectionAssumptions(end_year=BASE + 6, tfr_path={BASE + 2: 1.0, BASE + 4: 2.0},
-                              fertility_multiplier=5.0)    # ignored when tfr_path is given
+    a = ProjectionAssumptions(end_year=BASE + 6, tfr_path={BASE + 2: 1.0, BASE + 4: 2.0})
     p = project_arrays(pop, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0, assumptions=a)
     np.testing.assert_allclose(p.asfr.sum(axis=1), [1.0, 1.0, 1.0, 1.5, 2.0, 2.0, 2.0])
     # the age pattern is kept
@@ -182,6 +209,73 @@ def test_tfr_path_gives_target():
     # string keys (as read from TOML) work
     b = fertility_by_year(fert, replace(a, tfr_path={"2022": 1.0}), [BASE + 1])
     np.testing.assert_allclose(b.sum(), 1.0)
+
+
+def test_tfr_path_with_fertility_multiplier_is_an_error():
+    pop, fert, q, rate = toy_arrays()
+    a = ProjectionAssumptions(end_year=BASE + 2, tfr_path={BASE: 1.0}, fertility_multiplier=5.0)
+    with pytest.raises(ValueError, match="tfr_path and fertility_multiplier"):
+        project_arrays(pop, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0, assumptions=a)
+    a = ProjectionAssumptions(end_year=BASE + 2, tfr_path={BASE: 1.0}, fertility_path={BASE: 1.0})
+    with pytest.raises(ValueError, match="tfr_path and fertility_path"):
+        project_arrays(pop, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0, assumptions=a)
+
+
+def test_fertility_path_scales_the_rates_by_year():
+    pop, fert, q, rate = toy_arrays()
+    a = ProjectionAssumptions(end_year=BASE + 4, fertility_path={BASE + 1: 0.5, BASE + 3: 1.0},
+                              fertility_multiplier=2.0)
+    p = project_arrays(pop, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0, assumptions=a)
+    # flat before the first year given, linear between, flat after; times the multiplier
+    np.testing.assert_allclose(p.asfr.sum(axis=1) / fert.sum(), [1.0, 1.0, 1.5, 2.0, 2.0])
+    # first year by hand: half the births of test_toy_three_ages_by_hand (63.35) at factor 0.5 x 2
+    np.testing.assert_allclose(p.births[1], [63.35])
+
+
+def test_registered_births_replace_the_rates():
+    pop, fert, q, rate = toy_arrays()
+    inp = ProjectionInputs(population=pop, fertility=fert, death_probability=q, net_rate=rate,
+                           movers=np.zeros((2, 3)), dwellings=np.zeros((0, 1)),
+                           dwelling_years=np.zeros(0, dtype=int), base_year=BASE,
+                           birth_sex_ratio=1.0, births=[[40.0]], birth_years=[BASE + 1])
+    p = project(inp, ProjectionAssumptions(end_year=BASE + 2))
+    # 2021: the registered 40 births, 20 boys alive x 0.9, 20 girls x 0.95
+    np.testing.assert_allclose(p.births[1], [40.0])
+    np.testing.assert_allclose(p.persons[1, 0, :, 0], [18.0, 19.0])
+    assert p.registered_years == (BASE + 1,)
+    # 2022 again from the rates; draws do not move the registered year
+    assert p.births[2, 0] > 0 and p.births[2, 0] != 40.0
+    d = project_draws(inp, ProjectionAssumptions(end_year=BASE + 2), Uncertainty(draws=5))
+    np.testing.assert_allclose(d.births[:, 1, 0], 40.0)
+
+
+def test_first_year_births_check():
+    from capacity.projection import first_year_births
+
+    pop, _, q, rate = toy_arrays()
+    fert = np.array([0.0, 0.0, 0.2])      # only the open group 2+ bears: births do not depend on age 0
+    # births = 0.5 * 0.2 * (60 + 111) = 17.1 against 200 residents aged 0: a step the data make
+    p = project_arrays(pop, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0,
+                       assumptions=ProjectionAssumptions(end_year=BASE + 1))
+    seam = first_year_births(p)
+    assert seam.age0 == 200 and seam.births == pytest.approx(17.1)
+    assert seam.ratio == pytest.approx(17.1 / 200) and seam.fertility_change == 1.0
+    assert "0.09 times the 200 residents aged 0" in seam.warning()
+    # a base population that agrees with the rates (age 0 = 17.1): no warning
+    pop2 = pop.copy()
+    pop2[0, :, 0] = 17.1 / 2
+    p2 = project_arrays(pop2, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0,
+                        assumptions=ProjectionAssumptions(end_year=BASE + 1))
+    assert first_year_births(p2).ratio == pytest.approx(1.0)
+    assert first_year_births(p2).warning() is None
+    # a fall the scenario asks for (fertility x 0.8 from the first year) is explained, not flagged
+    p3 = project_arrays(pop2, fert, q, rate, base_year=BASE, birth_sex_ratio=1.0,
+                        assumptions=ProjectionAssumptions(end_year=BASE + 1,
+                                                          fertility_path={BASE: 1.0,
+                                                                          BASE + 1: 0.8}))
+    s3 = first_year_births(p3)
+    assert s3.ratio == pytest.approx(0.8) and s3.fertility_change == pytest.approx(0.8)
+    assert s3.warning() is None
 
 
 def test_interpolate_path():
@@ -391,3 +485,25 @@ def test_dongli_data_if_loadable():
     built = district.housing.groupby("street")["dwellings"].sum()
     for i, street in enumerate(p.streets):
         assert (gained[i] > 0) == (built.get(street, 0) > 0)
+
+
+def test_births_csv_overrides_the_rates_on_the_tiny_district(tmp_path):
+    import shutil
+
+    from capacity.data import load_district
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny", folder)
+    a = ProjectionAssumptions(end_year=2023, housing_multiplier=0.0)   # no movers' babies
+    rates = project(load_district(folder), a)
+    (folder / "births.csv").write_text("street,year,births\nA,2022,7\nB,2022,0\nC,2022,11\n",
+                                       encoding="utf-8")
+    registered = project(load_district(folder), a)
+    # 2021 from the rates in both; 2022 the registered births, street by street
+    np.testing.assert_allclose(registered.births[1], rates.births[1])
+    np.testing.assert_allclose(registered.births[2], [7.0, 0.0, 11.0])
+    assert registered.registered_years == (2022,)
+    # tiny: birth_sex_ratio 1, q_0 = 0.005; street C's age-0 net rate 0.01
+    np.testing.assert_allclose(registered.persons[2, :, 0, 0], [3.5 * 0.995, 0.0, 5.5 * 0.995 * 1.01])
+    # the years after go on from the rates, with the registered cohort ageing
+    assert registered.births[3].sum() > 0

@@ -32,16 +32,18 @@ def written(tiny, tmp_path_factory):
 def test_write_plan_files(written):
     out, paths, *_ = written
     names = {p.name for p in paths}
-    assert names == {"schedule.csv", "balance.csv", "assignment.csv", "solver.json", "plan.xlsx",
-                     "plan.gpkg"}
+    assert names == {"schedule.csv", "balance.csv", "assignment.csv", "headline.csv", "summary.md",
+                     "solver.json", "timings.json", "plan.xlsx", "plan.gpkg"}
     assert all(p.exists() and p.parent == out for p in paths)
 
 
 def test_csv_round_trip(written):
     out, _, plan, _, _ = written
     bal = pd.read_csv(out / "balance.csv", dtype={"street": str})
-    assert list(bal.columns[:8]) == ["street", "level", "year", "pupils", "places", "assigned",
-                                     "shortfall", "overcrowded"]
+    # street names beside every code a person reads; the planner's measures before the solver's
+    assert list(bal.columns[:14]) == ["street", "name_zh", "name_pinyin", "level", "year", "pupils",
+                                      "places", "places_short", "classes_short", "spare_places",
+                                      "utilisation", "assigned", "shortfall", "overcrowded"]
     # readable order: level (district order), year, street
     assert list(bal["level"].drop_duplicates()) == ["kindergarten", "primary"]
     first = bal[bal["level"] == "kindergarten"]
@@ -52,11 +54,13 @@ def test_csv_round_trip(written):
     for c in ("pupils", "places", "shortfall", "overcrowded"):
         np.testing.assert_allclose(merged[c], merged[c + "_p"], atol=1e-3)
     sch = pd.read_csv(out / "schedule.csv")
-    assert list(sch.columns[:6]) == ["site", "street", "level", "open_year", "classes", "places"]
+    assert list(sch.columns[:8]) == ["site", "street", "name_zh", "name_pinyin", "level", "open_year",
+                                     "classes", "places"]
+    assert pd.api.types.is_integer_dtype(sch["open_year"])
     assert sch.to_dict("list")["site"] == ["k1", "p1"]
     assert sch["places"].tolist() == [120, 180] and pd.api.types.is_integer_dtype(sch["places"])
     asg = pd.read_csv(out / "assignment.csv")
-    assert list(asg.columns) == ["street", "level", "year", "site", "pupils"]
+    assert list(asg.columns) == ["street", "name_zh", "name_pinyin", "level", "year", "site", "pupils"]
     assert math.isclose(asg["pupils"].sum(), plan.balance["assigned"].sum(), rel_tol=1e-9)
 
 
@@ -86,7 +90,8 @@ def test_workbook(written):
     from openpyxl import load_workbook
 
     wb = load_workbook(out / "plan.xlsx")
-    for sheet in ("summary", "schedule", "balance", "assignment", "demand", "solver", "streets",
+    assert wb.sheetnames[0] == "摘要 summary"  # the officials' page first
+    for sheet in ("totals", "headline", "schedule", "balance", "assignment", "demand", "solver", "streets",
                   "population", "balance_without_new"):
         assert sheet in wb.sheetnames
         assert wb[sheet].freeze_panes == "A2"
@@ -100,7 +105,7 @@ def test_workbook(written):
     d = pd.read_excel(out / "plan.xlsx", sheet_name="demand")
     assert {"p05", "p50", "p95"} <= set(d.columns)
     np.testing.assert_allclose(d["pupils"].sum(), demand["pupils"].sum())
-    summ = pd.read_excel(out / "plan.xlsx", sheet_name="summary")
+    summ = pd.read_excel(out / "plan.xlsx", sheet_name="totals")
     kg = summ[(summ["level"] == "kindergarten")]
     assert kg["shortfall"].sum() == pytest.approx(sp.shortfall_by_hand()["kindergarten"])
     solver = pd.read_excel(out / "plan.xlsx", sheet_name="solver")
@@ -132,7 +137,20 @@ def test_geopackage(written, tiny):
     import pyogrio
 
     layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
-    assert layers == {"streets", "sites"}
+    assert {"streets", "sites", "balance_by_year", "existing_supply"} <= layers
+    long = gpd.read_file(out / "plan.gpkg", layer="balance_by_year")
+    # one row per street, level and year, with a date QGIS's temporal controller can play
+    assert len(long) == len(plan.balance) and long["date"].str.match(r"^\d{4}-01-01$").all()
+    assert {"name_zh", "places_short", "spare_places", "utilisation"} <= set(long.columns)
+    assert pd.api.types.is_integer_dtype(long["year"])
+    sup = gpd.read_file(out / "plan.gpkg", layer="existing_supply")
+    assert sup["places"].sum() == tiny.supply["places"].sum() and set(sup.geom_type) == {"Point"}
+    if "flows" in layers:
+        fl = gpd.read_file(out / "plan.gpkg", layer="flows")
+        assert (fl["street"] != fl["site_street"]).all() and set(fl.geom_type) == {"LineString"}
+    # open_year is an integer field (empty for sites that do not open)
+    info = pyogrio.read_info(out / "plan.gpkg", layer="sites")
+    assert dict(zip(info["fields"], info["dtypes"], strict=True))["open_year"] == "int64"
     st = gpd.read_file(out / "plan.gpkg", layer="streets")
     assert st.crs.to_epsg() == 4326
     assert set(st.geom_type) <= {"Polygon", "MultiPolygon"}
@@ -213,7 +231,86 @@ def test_write_compare(tiny, tmp_path):
     assert [p.name for p in paths] == ["compare.csv", "compare_schools.csv", "compare.xlsx"]
     t = pd.read_csv(paths[0])
     assert t.loc[t["measure"] == "shortfall", "proj"].isna().all()
-    assert set(pd.ExcelFile(paths[2]).sheet_names) == {"compare", "schools", "demand"}
+    assert pd.ExcelFile(paths[2]).sheet_names == ["assumptions", "compare", "schools", "demand"]
+
+
+# --------------------------------------------------------------------------------------------------
+# what differs between scenarios
+
+
+#: Three scenario files: a base, lower fertility, and no new schools (with the rules that go with it).
+SCENARIOS = {
+    "base": """
+[projection]
+end_year = 2030
+fertility_multiplier = 1.0
+[plan]
+new_schools = { kindergarten = 30, primary = 9, junior = 4, senior = 2 }
+kindergarten_new_places = 9180
+places_rule = "exact"
+public_share_min = 0.5
+inclusive_share_min = 0.83
+""",
+    "low_fertility": """
+extends = "base.toml"
+[projection]
+fertility_multiplier = 0.8
+""",
+    "no_new_schools": """
+extends = "base.toml"
+[plan]
+new_schools = { kindergarten = 0, primary = 0, junior = 0, senior = 0 }
+places_rule = "off"
+public_share_min = "off"
+inclusive_share_min = "off"
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def shipped_runs(tmp_path_factory):
+    """Runs of the three scenarios (only ``scenario`` and ``demand`` are read)."""
+    from types import SimpleNamespace
+
+    from capacity.scenario import load_scenario
+
+    folder = tmp_path_factory.mktemp("scenarios")
+    for name, text in SCENARIOS.items():
+        (folder / f"{name}.toml").write_text(text, encoding="utf-8")
+    demand = sp.demand_table()
+    return {n: SimpleNamespace(scenario=load_scenario(folder / f"{n}.toml"), demand=demand, plan=None,
+                               counterfactual=None, district=None)
+            for n in SCENARIOS}
+
+
+def test_assumptions_table_lists_what_differs(shipped_runs):
+    t = report.assumptions_table(shipped_runs).set_index("key")
+    assert list(t.columns) == ["base", "low_fertility", "no_new_schools"]
+    assert t.loc["projection.fertility_multiplier"].tolist() == [1.0, 0.8, 1.0]
+    assert t.loc["plan.new_schools.primary"].tolist() == [9, 9, 0]
+    assert t.loc["plan.public_share_min"].tolist() == [0.5, 0.5, "off"]
+    assert t.loc["plan.places_rule"].tolist() == ["exact", "exact", "off"]
+    assert "projection.end_year" not in t.index  # the same in all three
+    same = report.assumptions_table({"a": shipped_runs["base"], "b": shipped_runs["base"]})
+    assert same.empty and list(same.columns) == ["key", "a", "b"]
+
+
+def test_scenario_labels_name_differing_assumptions(shipped_runs):
+    labels = report.scenario_labels(shipped_runs, width=200)
+    assert labels["low_fertility"] == "low_fertility: fertility_multiplier=0.8"
+    assert labels["base"].startswith("base (reference): fertility_multiplier=1.0, ")
+    assert labels["no_new_schools"].startswith("no_new_schools: new_schools.kindergarten=0, ")
+    assert labels["no_new_schools"].endswith("+4 more")  # 3 named, 4 more differ
+    assert max(len(line) for line in report.scenario_labels(shipped_runs)["base"].split("\n")) <= 44
+
+
+def test_compare_csv_starts_with_assumptions(shipped_runs, tmp_path):
+    paths = report.write_compare(tmp_path, shipped_runs)
+    t = pd.read_csv(paths[0], keep_default_na=False)
+    n = len(report.assumptions_table(shipped_runs))
+    assert n >= 5 and (t["unit"].iloc[:n] == "assumption").all()
+    assert (t["unit"].iloc[n:] != "assumption").all()
+    assert t.loc[t["measure"] == "projection.fertility_multiplier", "low_fertility"].item() == "0.8"
 
 
 def test_with_a_solved_plan(tiny, tmp_path):

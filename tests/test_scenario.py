@@ -244,11 +244,13 @@ def test_schema_follows_the_dataclasses():
                          (SolverOptions, "solver")):
         for f in dataclasses.fields(cls):
             assert f"{section}.{f.name}" in keys or f"{section}.{f.name}.*" in keys
-    moved = {"class_size", "max_class_size", "catchment_km", "weights", "method", "lex_tolerance"}
+    moved = {"class_size", "max_class_size", "grade_class_size", "catchment_km", "weights", "method",
+             "lex_tolerance"}
     for f in dataclasses.fields(PlanParameters):
         if f.name not in moved:
             assert f"plan.{f.name}" in keys or f"plan.{f.name}.*" in keys
-    assert {"class_size.standard.*", "class_size.maximum.*", "catchment.*", "objective.method",
+    assert {"class_size.standard.*", "class_size.maximum.*", "class_size.grades.*", "catchment.*",
+            "objective.method",
             "objective.weights.*", "enrolment.*"} <= keys
 
 
@@ -291,7 +293,8 @@ def test_every_value_has_a_comment(path):
 def test_baseline_equals_the_plan():
     s = load_scenario(SCENARIOS / "baseline.toml")
     p = s.plan
-    assert p.new_schools == {"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2}
+    assert p.new_schools == {"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2,
+                             "vocational": 0}
     assert p.count_rule == "exact"
     assert p.kindergarten_new_places == 9180 and p.places_rule == "exact"
     assert (p.plan_start, p.plan_end) == (2021, 2025)
@@ -301,10 +304,18 @@ def test_baseline_equals_the_plan():
     assert s.enrolment.paths["kindergarten"] == {2020: 0.915, 2025: 0.95}
     assert s.enrolment.paths["primary"] == {2020: 1.0}
     assert s.enrolment.paths["junior"] == {2020: 1.0}
-    assert s.enrolment.paths["senior"] == {2020: 0.967, 2025: 0.99}
-    assert p.class_size == {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50}
-    assert p.max_class_size == {"kindergarten": 35, "primary": 55, "junior": 55, "senior": 55}
-    assert p.catchment_km["senior"] is None
+    assert s.enrolment.paths["senior_stage"] == {2020: 0.967, 2025: 0.99}
+    assert s.enrolment.shares == {"vocational": {2020: 0.32}}
+    assert p.class_size == {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50,
+                            "vocational": 50}
+    assert p.max_class_size == {"kindergarten": 35, "primary": 55, "junior": 55, "senior": 55,
+                                "vocational": 55}
+    assert p.catchment_km["senior"] is None and p.catchment_km["vocational"] is None
+    # observed fertility: Tianjin's crude birth rate relative to 2020, held flat after 2024
+    assert s.projection.fertility_path == {2020: 1.0, 2021: 0.8847, 2022: 0.7965, 2023: 0.7462,
+                                           2024: 0.8331}
+    assert s.projection.fertility_path[2023] == pytest.approx(4.47 / 5.99, abs=5e-5)
+    assert s.projection.fertility_path[2024] == pytest.approx(4.99 / 5.99, abs=5e-5)
     assert p.catchment_km["kindergarten"] <= p.catchment_km["primary"] <= p.catchment_km["junior"]
     assert set(s.growth_streets) == {"120110006", "120110009", "120110003", "120110005", "120110011",
                                      "120110007", "120110010"}
@@ -316,7 +327,14 @@ def test_children_differ_from_the_baseline_where_they_say():
     base = load_scenario(SCENARIOS / "baseline.toml")
     low = load_scenario(SCENARIOS / "low_fertility.toml")
     high = load_scenario(SCENARIOS / "high_fertility.toml")
-    assert low.projection.fertility_multiplier < 1 < high.projection.fertility_multiplier
+    # the observed years are inherited; 20% below / above the held-flat 2024 level from 2026
+    for year in range(2020, 2025):
+        assert (low.projection.fertility_path[year] == high.projection.fertility_path[year]
+                == base.projection.fertility_path[year])
+    last = base.projection.fertility_path[2024]
+    assert low.projection.fertility_path[2026] == pytest.approx(0.8 * last, abs=1e-4)
+    assert high.projection.fertility_path[2026] == pytest.approx(1.2 * last, abs=1e-4)
+    assert low.projection.fertility_multiplier == high.projection.fertility_multiplier == 1.0
     assert low.plan == base.plan and low.enrolment == base.enrolment
     fast = load_scenario(SCENARIOS / "housing_fast.toml")
     slow = load_scenario(SCENARIOS / "housing_delayed.toml")
@@ -387,6 +405,85 @@ def test_baseline_projects_on_dongli(dongli):
 
     run = run_scenario(SCENARIOS / "baseline.toml", solve=False, district=dongli)
     assert run.plan is None and run.name == "baseline"
-    assert set(run.demand["level"]) == {"kindergarten", "primary", "junior", "senior"}
+    assert set(run.demand["level"]) == {"kindergarten", "primary", "junior", "senior",
+                                        "vocational"}
     assert {"p05", "p50", "p95"} <= set(run.demand.columns)
     assert run.population["year"].max() == 2035
+
+
+def test_tfr_path_and_fertility_multiplier_both_set_names_both_keys(tmp_path):
+    f = write(tmp_path / "both.toml", '[projection]\ntfr_path = { "2025" = 1.0 }\n'
+                                      'fertility_multiplier = 0.8\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(f)
+    assert info.value.key == "projection.tfr_path" and info.value.line == 2
+    assert "projection.tfr_path and projection.fertility_multiplier" in str(info.value)
+    # the baseline's fertility_path is inherited: a child giving tfr_path must switch it off
+    child = write(tmp_path / "child.toml", f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n'
+                                           '[projection]\ntfr_path = { "2025" = 1.0 }\n')
+    with pytest.raises(ScenarioError, match='fertility_path are both set .*baseline.toml.*"off"'):
+        load_scenario(child)
+    child.write_text(child.read_text() + 'fertility_path = "off"\n')
+    assert load_scenario(child).projection.tfr_path == {2025: 1.0}
+
+
+def test_stage_share_key_checked(tmp_path):
+    f = write(tmp_path / "share.toml", '[stage_share]\nvocational = { "2020" = 1.5 }\n')
+    with pytest.raises(ScenarioError, match="stage_share.vocational.2020: must be between 0 and 1"):
+        load_scenario(f)
+
+
+def test_stage_enrolment_checked_against_the_district(tmp_path):
+    from capacity.data import load_district
+    from capacity.pipeline import check_scenario
+
+    district = load_district(ROOT / "data" / "streets")
+    base = load_scenario(SCENARIOS / "baseline.toml")
+    check_scenario(base, district)
+    own = write(tmp_path / "own.toml", f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n'
+                                       '[enrolment]\nvocational = { "2020" = 0.3 }\n')
+    with pytest.raises(ScenarioError) as info:
+        check_scenario(load_scenario(own), district)
+    assert info.value.key == "enrolment.vocational" and info.value.file == own.resolve()
+    assert "the stage senior_stage has a rate" in str(info.value)
+    odd = write(tmp_path / "odd.toml", f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n'
+                                       '[stage_share]\nprimary = { "2020" = 0.3 }\n')
+    with pytest.raises(ScenarioError, match="stage_share.primary: only a level of a stage"):
+        check_scenario(load_scenario(odd), district)
+
+
+def test_baseline_births_follow_the_observed_birth_rates(dongli):
+    import warnings as w
+
+    from capacity.pipeline import run_scenario
+    from capacity.projection import first_year_births
+
+    said: list[str] = []
+    with w.catch_warnings():
+        w.simplefilter("error")            # the baseline joins its base year: no births warning
+        run = run_scenario(SCENARIOS / "baseline.toml", solve=False, district=dongli,
+                           progress=said.append)
+    births = dict(zip(run.projection.years.tolist(), run.projection.births.sum(axis=1), strict=True))
+    # 2023 against 2021: Tianjin 4.47 per mille against 5.30 (estimated) -> 0.843; the women of
+    # childbearing age change a little as well
+    assert births[2023] / births[2021] == pytest.approx(4.47 / 5.30, abs=0.01)
+    # first year: the fall of the birth rate (0.8847) and nothing else
+    seam = first_year_births(run.projection)
+    assert seam.fertility_change == pytest.approx(0.8847)
+    assert seam.unexplained == pytest.approx(1.0, abs=0.03)
+    assert not any("warning" in s for s in said)
+
+
+def test_housing_fast_says_where_early_completions_go(dongli):
+    from capacity.pipeline import run_scenario
+
+    said: list[str] = []
+    fast = run_scenario(SCENARIOS / "housing_fast.toml", solve=False, district=dongli,
+                        progress=said.append)
+    base = run_scenario(SCENARIOS / "baseline.toml", solve=False, district=dongli)
+    assert any("5,000 dwellings completed in 2021" in s and "occupied in 2021" in s for s in said)
+    # fast has more early housing than the baseline, not less: 2021 + 2022 completions x 1.25
+    # against the baseline's 2021 completions, 2.8 persons each (plus a few births)
+    grow = (fast.population.groupby("year")["persons"].sum()
+            - base.population.groupby("year")["persons"].sum())
+    assert grow[2021] == pytest.approx(2.8 * (1.25 * (4000 + 4200) - 4000), rel=0.01)

@@ -40,6 +40,7 @@ def test_district_toml():
     assert meta["code"] == "120110" and meta["base_year"] == 2020 and meta["last_year"] == 2035
     assert meta["birth_sex_ratio"] == pytest.approx(1.113)
     assert meta["census"]["total"] == TOTAL
+    assert meta["census"]["tolerance"] == 0.05
 
 
 def test_streets_csv():
@@ -125,11 +126,41 @@ def test_kindergarten_targets_2020(pop):
 
 def test_senior_and_class_sizes(pop):
     sup = read("supply.csv")
-    size = {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50}
+    size = {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50, "vocational": 50}
     assert (sup["places"] == sup["classes"] * sup["level"].map(size)).all()
     senior = sup.loc[sup["level"] == "senior", "places"].sum()
+    vocational = sup.loc[sup["level"] == "vocational", "places"].sum()
     r = pop.loc[pop["age"].between(15, 17), "persons"].sum()
-    assert senior / r == pytest.approx(0.967, abs=0.01)
+    # the plan's 96.7% senior-stage enrolment, general and vocational together; 32% vocational
+    assert (senior + vocational) / r == pytest.approx(0.967, abs=0.01)
+    assert vocational / (senior + vocational) == pytest.approx(0.32, abs=0.01)
+    assert (sup["level"] == "vocational").sum() == 1          # the district's vocational centre
+
+
+def test_levels_senior_stage():
+    lv = read("levels.csv").set_index("level")
+    assert lv.loc["senior", "stage"] == lv.loc["vocational", "stage"] == "senior_stage"
+    assert (lv.loc["senior", ["first_age", "last_age"]] ==
+            lv.loc["vocational", ["first_age", "last_age"]]).all()
+
+
+def test_age0_agrees_with_the_fertility_rates(pop):
+    """The base year's age 0 = births at the rates (CBR 5.99 x total) x (1 - q_0): no step."""
+    fert = read("fertility.csv").set_index("age")["rate"]
+    women = pop[pop["sex"] == "female"].groupby("age")["persons"].sum()
+    births = float((fert * women.reindex(fert.index)).sum())
+    assert births == pytest.approx(5.99e-3 * TOTAL, rel=1e-3)
+    age0 = pop.loc[pop["age"] == 0, "persons"].sum()
+    assert age0 == round(5.99e-3 * TOTAL * (1 - (1.113 * 0.0030 + 0.0026) / 2.113))
+    assert age0 / births == pytest.approx(1.0, abs=0.005)
+
+
+def test_no_step_between_school_and_adult_ages(pop):
+    """Ages 14-22 grow at one rate (no 25% jump at 17 -> 18 as before)."""
+    by_age = pop.groupby("age")["persons"].sum()
+    growth = (by_age.loc[15:22].to_numpy() / by_age.loc[14:21].to_numpy())
+    assert growth.max() - growth.min() < 0.002
+    assert by_age[18] / by_age[17] < 1.10
 
 
 def test_sites_can_reach_plan_kindergartens():

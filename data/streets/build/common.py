@@ -14,9 +14,9 @@ import pandas as pd
 
 BUILD = Path(__file__).resolve().parent
 OUT = BUILD.parent  # data/streets/
-SHARED = BUILD.parents[3] / "shared" / "data" / "dongli"  # /work/shared/data/dongli
-OUTLINE_GCJ = SHARED / "district_outline_120110.json"
-DIVISIONS = SHARED / "divisions_120110.csv"
+RAW = BUILD / "raw"  # the sourced inputs, unchanged (adcode by Vonng, CC BY 4.0; raw/README.md)
+OUTLINE_GCJ = RAW / "district_outline_120110.json"
+DIVISIONS = RAW / "divisions_120110.csv"
 
 BASE_YEAR = 2020
 LAST_YEAR = 2035
@@ -30,6 +30,14 @@ SHARE_0_14 = 0.1302
 SHARE_15_59 = 0.6867
 SHARE_60_PLUS = 0.1831
 SHARE_65_PLUS = 0.1174
+
+# Tianjin crude birth rate 2020 (facts: Tianjin statistical yearbook 2024 / 2020 bulletin, SOURCES.md
+# [Tianjin births]); the fertility rates give Dongli this rate in the base year.
+CBR_TIANJIN_2020 = 5.99 / 1000
+# sex ratio at birth (boys per girl, NBS 7th census bulletin) and the infant death probabilities q_0
+# of mortality.csv (assumed): the base year's age 0 are the births of the year times 1 - q_0.
+SRB = 1.113
+Q0 = {"male": 0.0030, "female": 0.0026}
 
 STREETS = pd.DataFrame(
     [

@@ -33,15 +33,22 @@ age_0_14 = {SHARE_0_14}
 age_15_59 = {SHARE_15_59}
 age_60_plus = {SHARE_60_PLUS}
 age_65_plus = {SHARE_65_PLUS}
+# modelling choice: population.csv may differ from each figure above by at most 5% (relative);
+# capacity checks it on every load (an error beyond, a warning within)
+tolerance = 0.05
 '''
 
 
 def main() -> None:
     (OUT / "district.toml").write_text(TOML, encoding="utf-8")
+    # the senior stage (高中阶段) has two kinds of school for the same ages: general senior high
+    # (普通高中, level "senior") and secondary vocational (中职, level "vocational"); the scenario's
+    # enrolment rate of the stage is split between them by the scenario's vocational share
     pd.DataFrame(
-        {"level": ["kindergarten", "primary", "junior", "senior"],
-         "name_zh": ["幼儿园", "小学", "初中", "高中"],
-         "first_age": [3, 6, 12, 15], "last_age": [5, 11, 14, 17]}
+        {"level": ["kindergarten", "primary", "junior", "senior", "vocational"],
+         "name_zh": ["幼儿园", "小学", "初中", "普通高中", "中职"],
+         "first_age": [3, 6, 12, 15, 15], "last_age": [5, 11, 14, 17, 17],
+         "stage": ["kindergarten", "primary", "junior", "senior_stage", "senior_stage"]}
     ).to_csv(OUT / "levels.csv", index=False, lineterminator="\n")
 
 

@@ -4,10 +4,16 @@ Exact (sourced) district figures: total 857,027; males round(0.5287 * total); th
 0-14, 15-59, 60+ and 65+ as round(share * total). Everything below the district broad groups is an
 **estimate** (see SOURCES.md):
 
-* single-year shape within the broad groups: ages 0-14 follow Tianjin births by year of birth (facts
-  file, linearly interpolated between the known years); ages 15+ follow a smooth curve with the broad
-  features of China's 2020 age pyramid (peaks in the 1960s and late-1980s birth cohorts; ages 15-19 set low, 52 against 75
-  for 20-24, to join the small child cohorts), ages 18-39 raised by 15% for Dongli's in-migration of young workers;
+* single-year shape within the broad groups: age 0 is the base year's births at the fertility rates
+  (Tianjin's 2020 crude birth rate x 857,027, as make_rates.py calibrates them) times 1 - q_0, so that
+  the base population and the rates agree and the projection starts without a step; ages 1-14 follow
+  Tianjin births by year of birth (facts file, linearly interpolated between the known years) and take
+  the rest of the 0-14 group; ages 15+ follow a smooth curve with the broad features of China's 2020
+  age pyramid (peaks in the 1960s and late-1980s birth cohorts; ages 15-19 low, 52 against 75 for
+  20-24), ages 18-39 raised by 15% for Dongli's in-migration of young workers; then ages 15-21 are
+  replaced by one constant rate of growth per year of age from age 14 to age 22, so that the child
+  ages (birth cohorts) join the adult curve without a step (scaled to separate census groups, the two
+  met with a 25% jump at 17 -> 18), and ages 22-59 take the rest of the 15-59 group;
 * sex: males per age from a smooth male-share curve (boys 1.113 at birth, male surplus in working ages,
   female surplus in old age), the working-age level solved so that all males add up exactly;
 * streets: STREET_TOTALS (SOURCES.md table), each street's age profile tilted by exp(beta * g(age)),
@@ -21,16 +27,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from common import (
+    CBR_TIANJIN_2020,
     CENSUS_TOTAL,
     CODE,
     MALE_SHARE,
     MAX_AGE,
     OUT,
+    Q0,
     SEXES,
     SHARE_0_14,
     SHARE_15_59,
     SHARE_60_PLUS,
     SHARE_65_PLUS,
+    SRB,
     STREET_IDS,
 )
 
@@ -65,6 +74,12 @@ BIRTHS_KNOWN = {2006: 85_000, 2010: 100_000, 2011: 113_900, 2012: 121_100, 2014:
 # pyramid (estimate, not a sourced table): low 15-24 (15-19 lowered further), bulge at 30-34 and 45-54, dip at 60-64.
 GROUP5 = {15: 52, 20: 75, 25: 92, 30: 124, 35: 99, 40: 93, 45: 114, 50: 121, 55: 101, 60: 73,
           65: 74, 70: 50, 75: 31, 80: 20, 85: 10.6, 90: 3.7, 95: 0.8}
+
+
+# ages 15 .. BRIDGE_TO - 1 join the child ages and the adult curve at a constant rate of growth per
+# year of age (see district_counts): the child ages follow birth cohorts and the adult curve 5-year
+# groups, and each is scaled to its own census group, so they meet with a step otherwise
+BRIDGE_TO = 22
 
 
 def largest_remainder(x: np.ndarray, total: int) -> np.ndarray:
@@ -106,6 +121,15 @@ def male_share_curve() -> np.ndarray:
     return m
 
 
+def age0_persons() -> int:
+    """Base-year residents aged 0: the births of the base year at the fertility rates (Tianjin's 2020
+    crude birth rate times the census total, the calibration of make_rates.py) that survive the year
+    (1 - q_0 of each sex, weighted by the sex ratio at birth), as the projection treats births."""
+    births = CBR_TIANJIN_2020 * CENSUS_TOTAL
+    q0 = (SRB * Q0["male"] + Q0["female"]) / (1 + SRB)
+    return round(births * (1 - q0))
+
+
 def district_counts() -> np.ndarray:
     """(sex, age) integer counts with the census totals exact."""
     total = CENSUS_TOTAL
@@ -117,8 +141,23 @@ def district_counts() -> np.ndarray:
     males = round(MALE_SHARE * total)
     w = age_shape()
     persons = np.zeros(MAX_AGE + 1, dtype=np.int64)
-    for lo, hi, n in ((0, 14, g0), (15, 59, g1), (60, 64, g60 - g65), (65, MAX_AGE, g65)):
+    persons[0] = age0_persons()
+    for lo, hi, n in ((1, 14, g0 - persons[0]), (60, 64, g60 - g65), (65, MAX_AGE, g65)):
         persons[lo:hi + 1] = largest_remainder(w[lo:hi + 1], n)
+    # ages 15-59: the adult curve, except that ages 15 .. BRIDGE_TO - 1 grow at one constant rate
+    # from age 14 to age BRIDGE_TO; the curve's ages BRIDGE_TO-59 take the rest of the group
+    # (fixed point: the bridge's end depends on that scaling)
+    bridge = np.arange(15, BRIDGE_TO)
+    rest = w[BRIDGE_TO:60]
+    top = g1 * rest[0] / w[15:60].sum()
+    for _ in range(200):
+        steps = np.arange(1, len(bridge) + 1) / (len(bridge) + 1)
+        b = persons[14] * (top / persons[14]) ** steps
+        top_new = (g1 - b.sum()) * rest[0] / rest.sum()
+        if abs(top_new - top) < 1e-9:
+            break
+        top = top_new
+    persons[15:60] = largest_remainder(np.concatenate([b, (g1 - b.sum()) * rest / rest.sum()]), g1)
     m = male_share_curve()
     # shift the 15-59 male share so that the expected males add up
     rest = (m * persons).sum() - (m[15:60] * persons[15:60]).sum()

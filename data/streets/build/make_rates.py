@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from common import CENSUS_TOTAL, CODE, MAX_AGE, OUT, SEXES, STREET_IDS
+from common import CBR_TIANJIN_2020, CENSUS_TOTAL, CODE, MAX_AGE, OUT, Q0, SEXES, STREET_IDS
 
 AGES = np.arange(MAX_AGE + 1)
-CBR_TIANJIN_2020 = 5.99 / 1000
 E0_TARGET = {"male": 79.6, "female": 84.0}
 
 
@@ -49,7 +48,7 @@ def q_from(b: float, sex: str) -> np.ndarray:
     hump = (0.00035 if sex == "male" else 0.00010) * np.exp(-(((AGES - 22) / 7.0) ** 2))
     mu = a_mak + b * np.exp(c_gom * x) + child + hump
     q = 1 - np.exp(-mu)
-    q[0] = 0.0030 if sex == "male" else 0.0026
+    q[0] = Q0[sex]
     q = np.minimum(q, 1.0)
     q[-1] = 1.0
     return q

@@ -8,8 +8,13 @@ supply (base year 2020), made consistent with the 2021-2025 education plan:
   streets slack); the public share is higher in the old streets. classes = places / 30.
 * primary (6-11, 45 per class), junior (12-14, 50 per class): public schools, places about the
   district's residents of those ages, growth streets short and old streets with slack.
-* senior (15-17, 50 per class): places = 0.967 x residents 15-17 (senior-stage gross enrolment 96.7%,
-  plan), in four streets.
+* senior stage (15-17, 50 per class): places = 0.967 x residents 15-17 (senior-stage gross enrolment
+  96.7%, plan), split into general senior high (普通高中, level "senior") 68%, in four streets, and
+  secondary vocational (中职, level "vocational") 32%, all in the district's vocational centre
+  (东丽区职业教育中心学校, named by the plan; its places and street are not known: placed in 张贵庄,
+  the district seat). 32% = Tianjin's vocational share of senior-stage pupils in school in 2020
+  (secondary specialised 58,658 + vocational high 19,491 against general senior high 168,573;
+  technical schools excluded).
 housing: planned completions 2021-2035 in the growth streets, front-loaded (illustrative).
 sites: illustrative candidate sites (not real parcels), seeded random points inside the street polygons.
 """
@@ -30,8 +35,13 @@ NAMES = {v: k for k, v in CODE.items()}
 KG_ENROL = 0.915      # plan: gross preschool enrolment 2020
 KG_VACANCY = 1.03     # places per enrolled child (estimate)
 KG_SPLIT = {(True, True): 0.37, (False, True): 0.31, (False, False): 0.32}
-SENIOR_RATE = 0.967   # plan: senior-stage gross enrolment 2020
-CLASS = {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50}
+SENIOR_RATE = 0.967   # plan: senior-stage gross enrolment 2020 (general and vocational together)
+# Tianjin 2020, pupils in school: secondary specialised 58,658 + vocational high 19,491 = 78,149
+# vocational against 168,573 general senior high: 78,149 / 246,722 = 0.317 (technical schools,
+# 20,252, excluded: they are not run by the education bureau)
+VOCATIONAL_SHARE = 0.32
+VOCATIONAL_STREET = "张贵庄"   # estimate: the vocational centre's street is not known
+CLASS = {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50, "vocational": 50}
 
 # places per resident of the level's ages, relative (normalised to the district total below)
 PRESSURE = {
@@ -102,11 +112,14 @@ def supply(pop: pd.DataFrame) -> pd.DataFrame:
             c = int(round(pl[s] / CLASS[level]))
             if c > 0:
                 rows.append((s, level, True, True, c, c * CLASS[level]))
-    # senior
-    total = SENIOR_RATE * residents(pop, 15, 17).sum()
+    # senior stage: general senior high in four streets, vocational in the vocational centre
+    stage = SENIOR_RATE * residents(pop, 15, 17).sum()
+    total = (1 - VOCATIONAL_SHARE) * stage
     for name, sh in SENIOR_STREETS.items():
         c = int(round(sh * total / CLASS["senior"]))
         rows.append((CODE[name], "senior", True, True, c, c * CLASS["senior"]))
+    c = int(round(VOCATIONAL_SHARE * stage / CLASS["vocational"]))
+    rows.append((CODE[VOCATIONAL_STREET], "vocational", True, True, c, c * CLASS["vocational"]))
     out = pd.DataFrame(rows, columns=["street", "level", "public", "inclusive", "classes",
                                       "places"])
     order = {lv: i for i, lv in enumerate(CLASS)}
@@ -170,7 +183,8 @@ def main() -> None:
           f"children at 91.5% {KG_ENROL * r35:.0f}; inclusive share "
           f"{kg[kg['inclusive']]['places'].sum() / pl:.3f}, public share "
           f"{kg[kg['public']]['places'].sum() / pl:.3f}")
-    for level, lo, hi in (("primary", 6, 11), ("junior", 12, 14), ("senior", 15, 17)):
+    for level, lo, hi in (("primary", 6, 11), ("junior", 12, 14), ("senior", 15, 17),
+                          ("vocational", 15, 17)):
         p = sup[sup["level"] == level]["places"].sum()
         r = residents(pop, lo, hi).sum()
         print(f"{level}: residents {r}, places {p} ({p / r:.3f})")

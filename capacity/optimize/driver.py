@@ -1,0 +1,163 @@
+"""The lexicographic driver: solve the stages in order, fixing each optimum before the next, on
+the whole model or level by level.
+
+``method="lexicographic"`` (the default) minimises shortfall, fixes it (``<=`` optimum plus a small
+tolerance), then overcrowding, then travel, then ``cost + early``. The previous stage's solution is
+the next stage's MIP start. ``method="weighted"`` is one stage.
+
+Solving level by level: the levels share no variable, and no constraint links them unless
+``max_cost_per_year`` is set (checked row by row while building), and every term is a sum over
+levels. The model is then solved as one independent MILP per level (smallest first, each with an
+equal share of the time left; every lexicographic stage fixes each level's own optimum), which gives
+the same optimum as the whole but adds the branch-and-bound trees of the levels instead of
+multiplying them. The report sums objectives and bounds over the levels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+
+from capacity.optimize.objective import stage_objectives
+from capacity.optimize.parameters import PlanParameters, SolverOptions
+from capacity.optimize.solver import classify_status, highs_bound, relative_gap, status_names
+
+
+@dataclass
+class BuiltModel:
+    """A built PuLP model: ``prob``, the variables ``V`` (order ``a, u, o, x``), the objective
+    ``terms``, the number of constraints, build seconds and the independent parts
+    (``components``: ``(level, constraints, indices into V)``; empty when the model must be solved
+    as a whole)."""
+
+    prob: pulp.LpProblem
+    V: list
+    terms: dict
+    n_constraints: int
+    seconds: float
+    offsets: tuple
+    components: list = field(default_factory=list)
+
+
+def _solver_factory():
+    # looked up on the package at call time, so that one place (``capacity.optimize._make_solver``)
+    # decides how solvers are made (tests substitute it to simulate a time-limit stop)
+    import capacity.optimize as pkg
+
+    return pkg._make_solver
+
+
+def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanParameters,
+               is_mip: bool, start=None):
+    """Solve ``stages`` (``[(term, expression)]``) in order on ``prob`` with variables ``V``.
+
+    After each stage but the last, its objective is fixed at the optimum found plus
+    ``params.lex_tolerance`` (relative) and 1e-5 (absolute).
+
+    Returns
+    -------
+    (list of dict, ndarray or None)
+        One record per stage solved (``term, status, sol_status, objective, bound, gap, optimal,
+        seconds``) and the values of ``V`` at the last stage with a solution.
+    """
+    make_solver = _solver_factory()
+    records = []
+    values = None
+    names = [v.name for v in V]
+    for k, (term, e) in enumerate(stages):
+        tl = None
+        if deadline is not None:
+            tl = max(1.0, deadline - time.perf_counter())
+        prob.setObjective(pulp.LpAffineExpression(e))
+        t0 = time.perf_counter()
+        for attempt_start in (start, None) if start else (None,):
+            prob.solve(make_solver(options, tl, attempt_start))
+            status, sol_status = int(prob.status), int(prob.sol_status)
+            has, optimal = classify_status(status, sol_status)
+            obj = pulp.value(prob.objective) if has else None
+            obj = float(obj) if obj is not None else (0.0 if has else None)
+            bound = None
+            if has and options.solver.lower() == "highs":
+                bound = highs_bound(prob, obj, optimal, is_mip)
+            elif has and optimal:
+                bound = obj
+            gap = relative_gap(obj, bound)
+            # HiGHS (1.16) can return a MIP start as "optimal" although its own bound is better
+            # (seen when presolve empties the model): then solve again without the start
+            suspicious = optimal and gap is not None and gap > 10 * max(options.mip_gap, 1e-6) \
+                and abs(obj - bound) > 1e-6
+            if not suspicious:
+                break
+        secs = time.perf_counter() - t0
+        st, sst = status_names(status, sol_status)
+        records.append({"term": term, "status": st, "sol_status": sst, "objective": obj, "bound": bound,
+                        "gap": gap, "optimal": optimal, "seconds": secs, "_status": status,
+                        "_sol_status": sol_status})
+        if not has:
+            break
+        values = np.array([v.varValue if v.varValue is not None else 0.0 for v in V], float)
+        start = dict(zip(names, values.tolist(), strict=True))
+        if k < len(stages) - 1:
+            tol = params.lex_tolerance * abs(obj) + 1e-5
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(e), pulp.LpConstraintLE,
+                                                 name=f"lex_{term}", rhs=obj + tol))
+    return records, values
+
+
+def run_components(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters):
+    """Solve the independent parts (levels) one after the other, smallest first, each with an
+    equal share of the time left; returns (merged stage records, values, number of stages).
+
+    A lexicographic stage of the whole is the same stage in every part (each part fixes its own
+    optimum), so the merged record of a stage sums the parts' objectives and bounds."""
+    values = np.zeros(len(b.V))
+    comps = sorted(b.components, key=lambda c: len(c[2]))
+    per: list[list[dict]] = []
+    order: list[str] = []
+    planned: list[int] = []
+    x0 = b.offsets[3]
+    for j, (_lv, cons, idx) in enumerate(comps):
+        cdl = None
+        if deadline is not None:
+            cdl = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / (len(comps) - j)
+        prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
+        for con in cons:
+            prob.addConstraint(con)
+        V = [b.V[i] for i in idx]
+        own = set(V)
+        terms = {k: pulp.LpAffineExpression([(v, c) for v, c in e.items() if v in own])
+                 for k, e in b.terms.items()}
+        stages = stage_objectives(terms, params)
+        planned.append(len(stages))
+        order += [t for t, _ in stages if t not in order]
+        recs, vals = run_stages(prob, V, stages, options, cdl, params, is_mip=bool((idx >= x0).any()))
+        per.append(recs)
+        if vals is None:
+            return recs, None, len(stages)
+        values[idx] = vals
+    records = []
+    for term in order:
+        rs = [r for recs in per for r in recs if r["term"] == term]
+        worst = next((r for r in rs if not r["optimal"]), rs[0])
+        has = all(r["objective"] is not None for r in rs)
+        obj = sum(r["objective"] for r in rs) if has else None
+        bnd = sum(r["bound"] for r in rs) if has and all(r["bound"] is not None for r in rs) else None
+        records.append({**worst, "objective": obj, "bound": bnd, "gap": relative_gap(obj, bnd),
+                        "optimal": all(r["optimal"] for r in rs),
+                        "seconds": sum(r["seconds"] for r in rs), "parts": len(rs)})
+    # a part that stopped before its last stage: the whole is not proven optimal
+    if any(len(recs) < n for recs, n in zip(per, planned, strict=True)):
+        records[-1]["optimal"] = False
+    return records, values, len(order)
+
+
+def run(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters, is_mip: bool):
+    """Solve a built model, apart by level when it can be; returns (records, values, stages)."""
+    if b.components:
+        return run_components(b, options, deadline, params)
+    stages = stage_objectives(b.terms, params)
+    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip)
+    return records, values, len(stages)

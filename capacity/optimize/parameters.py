@@ -1,0 +1,153 @@
+"""What the planning model is asked: the plan's rules (:class:`PlanParameters`), how to solve
+(:class:`SolverOptions`), the defaults by level, and the error raised when a plan cannot be met."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: Default objective weights of ``method="weighted"`` (and the cost / early mix of the last
+#: lexicographic stage): per pupil-year without a place, per pupil-year in an overcrowded place,
+#: per pupil-km, per million CNY and per school-year of opening before needed.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "shortfall": 1000.0,
+    "overcrowding": 100.0,
+    "travel": 1.0,
+    "cost": 0.1,
+    "early": 0.01,
+}
+#: Standard pupils per class (kindergarten: the mean of 25/30/35 for the three grades).
+DEFAULT_CLASS_SIZE: dict[str, float] = {"kindergarten": 30, "primary": 45, "junior": 50, "senior": 50}
+#: Legal maximum pupils per class.
+DEFAULT_MAX_CLASS_SIZE: dict[str, float] = {"kindergarten": 35, "primary": 55, "junior": 55, "senior": 55}
+#: Catchments in km between street points (0 = own street, None = anywhere in the district).
+DEFAULT_CATCHMENT_KM: dict[str, float | None] = {
+    "kindergarten": 0.0,
+    "primary": 0.0,
+    "junior": 5.0,
+    "senior": None,
+}
+TERMS = ("shortfall", "overcrowding", "travel", "cost")
+#: The lexicographic stages of a plan, most important first: pupils without a place (pupil-years),
+#: the largest share of any street's pupils without a place (``equity``; only with
+#: ``PlanParameters.equity``), pupils in overcrowded places (pupil-years), travel (pupil-km), then
+#: capital cost plus the "not earlier than needed" tie-breaker.
+PLAN_ORDER = ("shortfall", "equity", "overcrowding", "travel", "cost")
+#: The stages of the needs assessment (:mod:`capacity.need`): no child without a standard place
+#: first, then the fewest schools, then the fewest new places, then cost, and travel last.
+NEED_ORDER = ("shortfall", "equity", "overcrowding", "schools", "places", "cost", "travel")
+#: Every stage name ``objective_order`` may use.
+STAGES = ("shortfall", "equity", "overcrowding", "travel", "schools", "places", "cost")
+FAMILIES = ("counts", "places", "shares", "yearly_limits")
+
+
+@dataclass(frozen=True)
+class PlanParameters:
+    """Everything the planning model needs besides the tables.
+
+    Parameters
+    ----------
+    first_year, last_year
+        The years the balance of pupils and places is evaluated (inclusive).
+    plan_start, plan_end
+        The plan period: new schools counted against ``new_schools`` open in these years (inclusive).
+        Sites open only in the plan period (never after ``plan_end``).
+    new_schools
+        Schools to open per level over the plan period, e.g. ``{"primary": 9}``. A level missing from
+        the mapping gets no new school; ``None`` = no limit on any level.
+    count_rule
+        ``"exact"`` or ``"at_most"``: how ``new_schools`` binds.
+    kindergarten_new_places, places_rule
+        Total places of the new kindergartens and how it binds: ``"exact"``, ``"at_least"`` or ``"off"``.
+        The places of a new kindergarten are classes x ``class_size[kindergarten]``, or with
+        ``grade_class_size`` the places its grade mix gives.
+    class_size, max_class_size
+        Standard and legal maximum pupils per class, by level. Places between the two are overcrowded
+        places; beyond the maximum is shortfall. Missing levels take ``DEFAULT_CLASS_SIZE`` /
+        ``DEFAULT_MAX_CLASS_SIZE``.
+    grade_class_size
+        Optional standard pupils per class by grade of the kindergarten level: age (years) -> pupils
+        per class, e.g. ``{3: 25, 4: 30, 5: 35}`` (小班/中班/大班). With it, a new kindergarten of N
+        classes has its classes spread over the grades as evenly as possible (the remainder to the
+        youngest grades first) and ``sum_g classes_g x size_g`` standard places
+        (:func:`capacity.grades.grade_places`); existing supply keeps its places. ``None`` = one
+        class size (``class_size[kindergarten]``) for all grades.
+    catchment_km
+        By level: how far (km between street points) pupils may be assigned. ``0`` = own street only;
+        ``None`` = anywhere in the district. Missing levels take ``DEFAULT_CATCHMENT_KM`` (unknown
+        levels: anywhere).
+    target_year
+        Year in which the kindergarten targets below must hold.
+    public_share_min, inclusive_share_min
+        Minimum share of kindergarten children in public / inclusive places in ``target_year``
+        (``None`` = no constraint). The share is of all kindergarten pupils (demand) that year.
+    max_openings_per_year
+        Optional limit of new schools per level and year.
+    max_cost_per_year
+        Optional limit of capital cost per year (million CNY), when sites carry a cost.
+    weights
+        Objective weights: ``shortfall`` (per pupil-year without a place), ``overcrowding`` (per pupil-year
+        in an overcrowded place), ``travel`` (per pupil-km outside the own street), ``cost`` (per million
+        CNY) and ``early`` (per school-year of opening before it is needed; tie-breaker). Missing keys
+        take ``DEFAULT_WEIGHTS`` (1000, 100, 1, 0.1, 0.01).
+    method
+        ``"lexicographic"`` (shortfall first, then overcrowding, then travel, then cost) or ``"weighted"``.
+    kindergarten_level
+        The level the places total and the public / inclusive shares refer to.
+    equity
+        Add the equity stage right after total shortfall (lexicographic method only): among the
+        schedules and assignments with the least shortfall, minimise, per level and year, the largest
+        share of any street's pupils without a place, so that no street's children carry the
+        shortfall because their street is far away. Total shortfall is never raised by it.
+    objective_order
+        The lexicographic stages in order (names from ``STAGES``); None = ``PLAN_ORDER``.
+    lex_tolerance
+        Relative tolerance (plus 1e-5 absolute) with which each lexicographic optimum is fixed.
+    """
+
+    first_year: int = 2021
+    last_year: int = 2030
+    plan_start: int = 2021
+    plan_end: int = 2025
+    new_schools: Mapping[str, int] | None = None
+    count_rule: str = "exact"
+    kindergarten_new_places: int | None = None
+    places_rule: str = "off"
+    class_size: Mapping[str, float] | None = None
+    max_class_size: Mapping[str, float] | None = None
+    grade_class_size: Mapping[int, float] | None = None
+    catchment_km: Mapping[str, float | None] | None = None
+    target_year: int = 2025
+    public_share_min: float | None = None
+    inclusive_share_min: float | None = None
+    max_openings_per_year: Mapping[str, int] | None = None
+    max_cost_per_year: float | None = None
+    weights: Mapping[str, float] | None = None
+    method: str = "lexicographic"
+    kindergarten_level: str = "kindergarten"
+    lex_tolerance: float = 1e-7
+    equity: bool = True
+    objective_order: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How to solve: ``solver`` is ``"highs"`` (default) or ``"cbc"``; ``time_limit`` in seconds
+    (the total budget of all lexicographic stages); ``mip_gap`` relative; ``threads``; ``msg`` prints
+    the solver log."""
+
+    solver: str = "highs"
+    time_limit: float | None = 300.0
+    mip_gap: float = 1e-4
+    threads: int | None = None
+    msg: bool = False
+
+
+class InfeasiblePlan(ValueError):
+    """The plan cannot be met; ``problems`` lists one explanation per failed check."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        super().__init__(message)
+        self.problems = tuple(problems) or (message,)
+
+
