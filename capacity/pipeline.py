@@ -435,6 +435,13 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         raise
     except ValueError as exc:  # a parameter the model rejects: the scenario's mistake
         raise ScenarioError(f"the plan model rejects the scenario: {exc}", file=scenario.path) from exc
+    model.check()
+    names = district.street_names() if hasattr(district, "street_names") else {}
+    for note in model.unreachable:  # before solving: pupils no place can reach
+        street = note.split(" of street ", 1)[1].split(" ", 1)[0] if " of street " in note else None
+        if street in names:
+            note = note.replace(f"street {street}", f"street {street} {names[street]}", 1)
+        _say(progress, f"{scenario.name}: {note}")
     cf_job = None
     if workers is not None and workers.workers > 0:
         # pickled here, before the solve changes the model (the pool sends it from a thread)

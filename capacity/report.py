@@ -694,6 +694,14 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
     lines.append(f"{head}solver {getattr(rep, 'solver', '?')} {getattr(rep, 'status', '?')} "
                  f"({opt}), gap {gap_s}, {secs:.1f} s")
     names = dict(zip(district.streets["street"], district.streets["name_zh"], strict=False)) if district is not None else {}
+    unreachable = tuple(getattr(rep, "unreachable", ()) or ())
+    if unreachable:
+        lines.append("Pupils no place can reach (found before solving):")
+        for note in unreachable:
+            street = note.split(" of street ", 1)[1].split(" ", 1)[0] if " of street " in note else None
+            named = note if street not in names else note.replace(f"street {street}",
+                                                                  f"street {street} {names[street]}", 1)
+            lines.append("  " + named.removeprefix("unreachable: "))
     b = plan.balance
     levels = _level_order(district, b, plan.schedule)
     sch = plan.schedule
@@ -710,6 +718,10 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         n = len(s)
         lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
                      f" — {by_year}")
+    mean_t, max_t = getattr(rep, "mean_travel", None) or {}, getattr(rep, "max_travel", None) or {}
+    if mean_t:
+        lines.append("Trips (km between street points, mean / longest): " + "; ".join(
+            f"{lv} {mean_t[lv]:.1f} / {max_t.get(lv, 0.0):.1f}" for lv in levels if lv in mean_t))
     if len(b):
         lines += _planner_lines(plan, levels, need)
         y0, y1 = int(b["year"].min()), int(b["year"].max())

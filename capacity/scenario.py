@@ -84,6 +84,7 @@ from capacity.optimize import (
     PlanParameters,
     SolverOptions,
 )
+from capacity.optimize.sharing import SHARING
 from capacity.projection import ProjectionAssumptions, Uncertainty
 from capacity.textfile import TextEncodingError, read_text
 
@@ -439,6 +440,8 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("plan.inclusive_share_min", _between(0, 1)),
     ("plan.max_openings_per_year.*", _ge(0)),
     ("plan.max_cost_per_year", _ge(0)),
+    ("plan.sharing", _one_of(*SHARING)),
+    ("plan.private_min_fill", _between(0, 1)),
     ("class_size.standard.*", _gt(0)),
     ("class_size.maximum.*", _gt(0)),
     ("class_size.grades.*", _whole_gt(0)),

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from capacity.grades import grade_places
-from capacity.optimize.index import PlanIndex
+from capacity.optimize.index import PlanIndex, counted
 from capacity.optimize.parameters import DEFAULT_CLASS_SIZE
 
 
 def presolve_checks(ix: PlanIndex, supply: pd.DataFrame, sites: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Problems (each names the family and the numbers) and informational notes (sites that can
-    open only after the plan period).
+    open only after the plan period; pupils no place can reach, :func:`unreachable_demand`).
 
     Parameters
     ----------
@@ -40,7 +40,7 @@ def presolve_checks(ix: PlanIndex, supply: pd.DataFrame, sites: pd.DataFrame) ->
     req = ix.required()
     opt = ix.options
     for lv, n in req.items():
-        cands = opt.loc[opt["level"] == lv, "site"].nunique()
+        cands = opt.loc[(opt["level"] == lv).to_numpy() & counted(opt, p, "schools"), "site"].nunique()
         if p.count_rule == "exact" and n > cands:
             nlate = int((late["level"] == lv).sum())
             problems.append(
@@ -65,14 +65,52 @@ def presolve_checks(ix: PlanIndex, supply: pd.DataFrame, sites: pd.DataFrame) ->
                     f"yearly_limits: {lv} needs {n} new schools but with at most {m} opening per year "
                     f"and the sites' earliest years only {possible} can open in {p.plan_start}-{p.plan_end}"
                 )
+    notes += unreachable_demand(ix)
     problems += _check_places(ix, req)
     problems += _check_shares(ix, req, supply)
     problems += _check_cost(ix, req)
     return problems, notes
 
 
+def _years_text(years) -> str:
+    """``2021-2023, 2025`` from a sorted list of years."""
+    years = sorted(int(y) for y in years)
+    runs, start = [], years[0]
+    for a, b in zip(years, [*years[1:], None], strict=True):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}-{a}")
+            start = b
+    return ", ".join(runs)
+
+
+def _catchment_text(km) -> str:
+    if km is None:
+        return "anywhere in the district"
+    return "own street" if float(km) == 0 else f"{float(km):g} km"
+
+
+def unreachable_demand(ix: PlanIndex) -> list[str]:
+    """One note per street and level whose pupils have no place within their catchment in some
+    balance years (no existing place and no candidate site that can open by then within
+    ``catchment_km``): those pupils are shortfall whatever the plan. Names the street, the level,
+    the years and the pupil-years."""
+    nodes, arcs = ix.nodes, ix.arcs
+    if not len(nodes):
+        return []
+    dead = nodes[~nodes["node"].isin(arcs["node"])]
+    out = []
+    for (lv, street), g in dead.groupby(["level", "street"], sort=True):
+        out.append(
+            f"unreachable: {lv} pupils of street {street} in {_years_text(g['year'])} "
+            f"({g['pupils'].sum():,.1f} pupil-years) have no place within their catchment "
+            f"({_catchment_text(ix.catchment.get(lv))}): no existing place and no candidate site "
+            "that can open by then; they are shortfall whatever the plan")
+    return out
+
+
 def _kg_options(ix: PlanIndex) -> pd.DataFrame:
-    opt = ix.options[ix.options["level"] == ix.params.kindergarten_level]
+    opt = ix.options
+    opt = opt[(opt["level"] == ix.params.kindergarten_level).to_numpy() & counted(opt, ix.params, "places")]
     return opt.drop_duplicates(["site", "classes"])
 
 def _check_places(ix: PlanIndex, req) -> list[str]:
@@ -196,6 +234,8 @@ def active_families(ix: PlanIndex) -> list[str]:
         active.append("shares")
     if p.max_openings_per_year or p.max_cost_per_year is not None:
         active.append("yearly_limits")
+    if p.private_min_fill is not None:
+        active.append("fill")
     return active
 
 
@@ -207,6 +247,6 @@ def explain_infeasible(active: list[str], culprits: list[str]) -> str:
                 + " or the ".join(f"'{c}'" for c in culprits)
                 + " constraints makes it feasible (families: counts = new_schools, places = "
                 "kindergarten_new_places, shares = public/inclusive share, yearly_limits = "
-                "max_openings_per_year / max_cost_per_year)")
+                "max_openings_per_year / max_cost_per_year, fill = private_min_fill)")
     return ("infeasible plan: the solver proves the constraints infeasible and no single family "
             f"({', '.join(active) or 'none active'}) explains it; several constraints conflict")

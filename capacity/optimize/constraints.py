@@ -11,10 +11,12 @@ family               rows                                                       
 ``places``           ``sum_s a[s,p,t] - o[p,t] <= std_p + sum_{tau<=t} std_opt x``             no
 ``overcrowded``      ``o[p,t] <= over_p + sum_{tau<=t} over_opt x`` (where options add some)  no
 ``site``             at most one option per site                                             no
-``count``            ``new_schools`` per level (``count_rule``)                              ``counts``
+``count``            ``new_schools`` per level (``count_rule``; expansions if counted)       ``counts``
 ``kgplaces``         new kindergarten places (``places_rule``)                               ``places``
 ``openings``/``cost``  openings per level and year, capital cost per year                    ``yearly_limits``
 ``sharepub``/``shareinc``  kindergarten public / inclusive share in ``target_year``          ``shares``
+``fill``             existing private kindergarten places kept filled (``private_min_fill``;  ``fill``
+                     :func:`capacity.optimize.sharing.define_min_fill`)
 ===================  ======================================================================  ===========
 
 Overcrowded places of existing supply bound ``o`` as a variable bound.
@@ -28,7 +30,8 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from capacity.optimize.index import PlanIndex
+from capacity.optimize.index import PlanIndex, counted
+from capacity.optimize.sharing import define_min_fill
 
 LE, GE, EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
@@ -209,7 +212,7 @@ def define_counts(m: ModelFrame) -> None:
     opt = m.ix.options
     lv_list = list(req)
     lv_code = opt["level"].map({lv: i for i, lv in enumerate(lv_list)})
-    mask = lv_code.notna().to_numpy()
+    mask = lv_code.notna().to_numpy() & counted(opt, m.ix.params, "schools")
     rhs = np.array([req[lv] for lv in lv_list], float)
     m.add_rows("count", lv_code[mask].astype(int).to_numpy(), m.offsets[3] + opt.loc[mask, "opt"].to_numpy(),
                np.ones(int(mask.sum())), rhs, EQ if m.ix.params.count_rule == "exact" else LE)
@@ -221,7 +224,7 @@ def define_kindergarten_places(m: ModelFrame) -> None:
     if p.places_rule == "off":
         return
     opt = m.ix.options
-    sel = (opt["level"] == p.kindergarten_level).to_numpy()
+    sel = (opt["level"] == p.kindergarten_level).to_numpy() & counted(opt, p, "places")
     sense = EQ if p.places_rule == "exact" else GE
     if sel.any():
         m.add_rows("kgplaces", np.zeros(int(sel.sum()), int), m.offsets[3] + opt.loc[sel, "opt"].to_numpy(),
@@ -312,12 +315,13 @@ FAMILY_DEFINITIONS = (
     (define_yearly_limits, "yearly_limits"),
     (define_shares, "shares"),
     (define_equity, None),
+    (define_min_fill, "fill"),
 )
 
 
 def define_constraints(m: ModelFrame, relax: frozenset[str] = frozenset()) -> None:
     """Add every family not named in ``relax`` (``counts``, ``places``, ``yearly_limits``,
-    ``shares``)."""
+    ``shares``, ``fill``)."""
     for define, family in FAMILY_DEFINITIONS:
         if family is None or family not in relax:
             define(m)

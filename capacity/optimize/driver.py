@@ -50,12 +50,20 @@ def _solver_factory():
     return pkg._make_solver
 
 
+def lex_slack(obj: float, params: PlanParameters) -> float:
+    """The slack with which a stage's optimum ``obj`` is fixed: ``lex_tolerance * max(|obj|, 100)``,
+    relative to the optimum and never below 100 x ``lex_tolerance`` (1e-5 at the default 1e-7): a
+    purely relative slack near a zero optimum made HiGHS return wrong MILP optima. The results never
+    carry this slack (:mod:`capacity.optimize.sharing`, :mod:`capacity.optimize.clean`)."""
+    return params.lex_tolerance * max(abs(obj), 100.0)
+
+
 def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanParameters,
                is_mip: bool, start=None):
     """Solve ``stages`` (``[(term, expression)]``) in order on ``prob`` with variables ``V``.
 
     After each stage but the last, its objective is fixed at the optimum found plus
-    ``params.lex_tolerance`` (relative) and 1e-5 (absolute).
+    :func:`lex_slack`.
 
     Returns
     -------
@@ -101,7 +109,7 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
         values = np.array([v.varValue if v.varValue is not None else 0.0 for v in V], float)
         start = dict(zip(names, values.tolist(), strict=True))
         if k < len(stages) - 1:
-            tol = params.lex_tolerance * abs(obj) + 1e-5
+            tol = lex_slack(obj, params)
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(e), pulp.LpConstraintLE,
                                                  name=f"lex_{term}", rhs=obj + tol))
     return records, values

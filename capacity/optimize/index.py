@@ -46,6 +46,52 @@ def parse_sizes(value) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+#: Kinds of candidate site: a new school, or extra classes at existing places (内部挖潜 / 改扩建;
+#: the site joins the pool of existing places of its street, level and type).
+SITE_KINDS = ("new", "expansion")
+#: Columns of a distance (cost) table in long form.
+LONG_COLUMNS = ("origin", "destination", "cost")
+
+
+def distance_matrix(distance) -> pd.DataFrame:
+    """The street x street matrix of ``distance``: a square matrix (index and columns: street codes)
+    is returned as it is; a long table with columns ``origin, destination, cost`` (e.g. travel
+    times from a routing engine; origin = the pupils' street, destination = the street of the
+    places) becomes a matrix over every street named, in the order first named. In the long form a
+    pair not listed is unreachable (no arc, whatever the catchment), a street's cost to itself is 0
+    (own street) and the table is not made symmetric.
+
+    Raises ``ValueError`` naming the row for a duplicate pair or a cost that is missing, not a
+    number or negative.
+    """
+    frame = pd.DataFrame(distance)
+    if not set(LONG_COLUMNS) <= set(frame.columns):
+        return frame.copy()
+    t = frame[list(LONG_COLUMNS)].copy()
+    t["origin"] = t["origin"].astype(str)
+    t["destination"] = t["destination"].astype(str)
+    cost = pd.to_numeric(t["cost"], errors="coerce")
+    bad = cost.isna() | (cost < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        v = frame["cost"].iloc[i]
+        v = v.item() if isinstance(v, np.generic) else v
+        raise ValueError(f"distance table row {i + 1}: cost {v!r} must be a number >= 0 "
+                         f"({t['origin'].iloc[i]} -> {t['destination'].iloc[i]})")
+    dup = t.duplicated(["origin", "destination"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise ValueError(f"distance table row {i + 1}: duplicate pair {t['origin'].iloc[i]} -> "
+                         f"{t['destination'].iloc[i]}")
+    t["cost"] = cost.astype(float)
+    names = list(dict.fromkeys([*t["origin"], *t["destination"]]))
+    m = t.pivot(index="origin", columns="destination", values="cost").reindex(index=names, columns=names)
+    v = m.to_numpy(dtype=float, copy=True)
+    v[np.isnan(v)] = np.inf
+    np.fill_diagonal(v, 0.0)
+    return pd.DataFrame(v, index=names, columns=names)
+
+
 def normalise_tables(demand, supply, sites, distance_km):
     """The input tables with types fixed, sizes parsed and the distance matrix squared.
 
@@ -64,23 +110,43 @@ def normalise_tables(demand, supply, sites, distance_km):
     sup["places"] = sup["places"].astype(float)
     scols = ["site", "street", "level", "earliest_year", "sizes"]
     if sites is None or len(sites) == 0:
-        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive"])
+        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive", "places", "kind"])
     else:
         sit = pd.DataFrame(sites).copy()
-        for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True)):
+        for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True),
+                           ("places", np.nan), ("sizes", None), ("kind", "new")):
             if c not in sit:
                 sit[c] = default
-        sit = sit[[*scols, "cost_per_class", "public", "inclusive"]]
+        sit = sit[[*scols, "cost_per_class", "public", "inclusive", "places", "kind"]]
     sit["site"] = sit["site"].astype(str)
     sit["street"] = sit["street"].astype(str)
+    sit["kind"] = sit["kind"].fillna("new").astype(str)
+    odd = ~sit["kind"].isin(SITE_KINDS)
+    if odd.any():
+        i = int(np.flatnonzero(odd.to_numpy())[0])
+        raise ValueError(f"site {sit['site'].iloc[i]}: kind {sit['kind'].iloc[i]!r} must be one of "
+                         f"{', '.join(map(repr, SITE_KINDS))}")
     sit["earliest_year"] = sit["earliest_year"].astype(int)
-    sit["sizes"] = [parse_sizes(v) for v in sit["sizes"]]
+    # a site may give its capacity in places directly (``places``): one unit of that many standard
+    # places, no overcrowded places, ``cost_per_class`` its cost
+    raw = sit["places"]
+    sit["places"] = pd.to_numeric(raw, errors="coerce").astype(float)
+    unread = raw.notna().to_numpy() & sit["places"].isna().to_numpy()
+    if unread.any():
+        i = int(np.flatnonzero(unread)[0])
+        raise ValueError(f"site {sit['site'].iloc[i]}: places {raw.iloc[i]!r} is not a number")
+    in_places = sit["places"].notna().to_numpy()
+    bad = in_places & ~(sit["places"].fillna(0).to_numpy() > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"site {sit['site'].iloc[i]}: places {sit['places'].iloc[i]:g} must be > 0")
+    sit["sizes"] = [(1,) if p_ else parse_sizes(v) for v, p_ in zip(sit["sizes"], in_places, strict=True)]
     sit["cost_per_class"] = pd.to_numeric(sit["cost_per_class"], errors="coerce").fillna(0.0).astype(float)
     for c in ("public", "inclusive"):
         sit[c] = _to_bool(sit[c]).astype(bool)
     if sit["site"].duplicated().any():
         raise ValueError(f"duplicate site ids: {sorted(sit.loc[sit['site'].duplicated(), 'site'])}")
-    dist = pd.DataFrame(distance_km).copy()
+    dist = distance_matrix(distance_km)
     dist.index = dist.index.astype(str)
     dist.columns = dist.columns.astype(str)
     dist = dist.loc[dist.index, dist.index]  # square, same order
@@ -109,6 +175,12 @@ def check_parameters(p: PlanParameters) -> None:
         if bad or len(set(p.objective_order)) != len(p.objective_order):
             raise ValueError(f"objective_order must name distinct stages of {', '.join(STAGES)}, "
                              f"got {tuple(p.objective_order)!r}")
+    from capacity.optimize.sharing import SHARING
+
+    if p.sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {', '.join(map(repr, SHARING))}, got {p.sharing!r}")
+    if p.private_min_fill is not None and not 0 <= p.private_min_fill <= 1:
+        raise ValueError(f"private_min_fill must be a share between 0 and 1, got {p.private_min_fill!r}")
     if p.places_rule != "off" and p.kindergarten_new_places is None:
         raise ValueError(f"places_rule={p.places_rule!r} needs kindergarten_new_places")
     if p.grade_class_size is not None:
@@ -217,12 +289,16 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
         kgo = (opt["level"] == kg).to_numpy()
         opt.loc[kgo, "std"] = grade_places(opt.loc[kgo, "classes"].to_numpy(int), p.grade_class_size)
     opt["over"] = (opt["classes"] * opt["level"].map(mcs).astype(float) - opt["std"]).clip(lower=0.0)
+    given = opt["places"].notna()  # capacity given in places directly
+    opt.loc[given, "std"] = opt.loc[given, "places"]
+    opt.loc[given, "over"] = 0.0
     opt["cost"] = opt["classes"] * opt["cost_per_class"]
     opt["early"] = (p.plan_end - opt["year"]).astype(float)
 
     # pools
     pools = pd.concat([ex[pkey], opt[pkey]]).drop_duplicates().sort_values(pkey).reset_index(drop=True)
     pools = pools.merge(ex, on=pkey, how="left").fillna({"std": 0.0, "over": 0.0})
+    _check_expansions(sit, ex, pkey)
     first_opt = opt.groupby(pkey, as_index=False)["year"].min().rename(columns={"year": "first_opt"})
     pools = pools.merge(first_opt, on=pkey, how="left")
     has_ex = (pools["std"] + pools["over"]) > 0
@@ -234,6 +310,27 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     return pools, opt
 
 
+def _check_expansions(sit, ex, pkey) -> None:
+    """An expansion adds classes to existing places: its street, level and type must have some."""
+    exp = sit[sit["kind"] == "expansion"]
+    if not len(exp):
+        return
+    have = exp[pkey].merge(ex[pkey].assign(_has=True), on=pkey, how="left")["_has"].fillna(False).to_numpy()
+    if not have.all():
+        r = exp.iloc[int(np.flatnonzero(~have)[0])]
+        raise ValueError(f"site {r['site']}: an expansion needs existing places of its street, level and "
+                         f"type (street {r['street']}, level {r['level']}, public={bool(r['public'])}, "
+                         f"inclusive={bool(r['inclusive'])}), and there are none")
+
+
+def counted(opt: pd.DataFrame, params, what: str) -> np.ndarray:
+    """Mask of the options that count towards ``new_schools`` (``what="schools"``) or towards
+    ``kindergarten_new_places`` (``what="places"``): new schools always, expansions when
+    ``expansions_count`` / ``expansions_in_places``."""
+    flag = params.expansions_count if what == "schools" else params.expansions_in_places
+    return ((opt["kind"] != "expansion") | bool(flag)).to_numpy()
+
+
 def _nodes_and_arcs(dem, pools, D, sidx, ckm):
     nodes = dem[dem["pupils"] > 0].reset_index(drop=True)
     nodes["node"] = np.arange(len(nodes))
@@ -243,7 +340,7 @@ def _nodes_and_arcs(dem, pools, D, sidx, ckm):
     arcs["dist"] = D[arcs["si"].to_numpy(), arcs["psi"].to_numpy()] if len(arcs) else 0.0
     lim = arcs["level"].map(lambda lv: np.inf if ckm[lv] is None else float(ckm[lv])).astype(float)
     own = arcs["street"] == arcs["pstreet"]
-    arcs = arcs[own | (arcs["dist"] <= lim + 1e-9)]
+    arcs = arcs[own | (np.isfinite(arcs["dist"]) & (arcs["dist"] <= lim + 1e-9))]
     arcs.loc[arcs["street"] == arcs["pstreet"], "dist"] = 0.0
     ay = nodes[["street", "level", "year", "node", "pupils"]].merge(arcs, on=["street", "level"])
     ay = ay[ay["year"] >= ay["avail"]]

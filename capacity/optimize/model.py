@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pulp
 
-from capacity.optimize import checks, driver
+from capacity.optimize import checks, clean, driver, polish, sharing, travel
 from capacity.optimize.constraints import define_constraints, define_variables
 from capacity.optimize.driver import BuiltModel
 from capacity.optimize.index import build_index, check_parameters, normalise_tables
@@ -51,9 +51,14 @@ class SchoolPlanModel:
         ``street, level, public, inclusive, classes, places``: existing supply, available every year.
     sites : DataFrame
         ``site, street, level, earliest_year, sizes`` (classes; tuple or ``"12;18;24"``),
-        ``cost_per_class`` (million CNY per class; NaN = 0), ``public``, ``inclusive``.
+        ``cost_per_class`` (million CNY per class; NaN = 0), ``public``, ``inclusive``; optional
+        ``places``: the capacity in places directly (then ``sizes`` is not needed: the site is one
+        unit of that many standard places, no overcrowded places, cost ``cost_per_class``).
     distance_km : DataFrame
-        Street x street distances in km (index and columns: street codes).
+        Street x street distances in km (index and columns: street codes), or a long table
+        ``origin, destination, cost`` (any cost unit, e.g. minutes; pairs not listed are
+        unreachable; see :func:`capacity.optimize.index.distance_matrix`). ``catchment_km`` and
+        the travel terms are then in that unit.
     params : PlanParameters
 
     Examples
@@ -71,6 +76,8 @@ class SchoolPlanModel:
         self._built: BuiltModel | None = None
         self._frame = None
         self.notes: list[str] = []
+        #: notes naming pupils no place can reach (street, level, years), filled by ``check``
+        self.unreachable: list[str] = []
         t0 = time.perf_counter()
         self.index = build_index(self.demand, self.supply, self.sites, self.distance_km, self.params)
         self.index_seconds = time.perf_counter() - t0
@@ -95,6 +102,7 @@ class SchoolPlanModel:
             ``self.notes``. With ``raise_on_error`` an ``InfeasiblePlan`` is raised instead.
         """
         problems, self.notes = checks.presolve_checks(self.index, self.supply, self.sites)
+        self.unreachable = [n for n in self.notes if n.startswith("unreachable:")]
         if problems and raise_on_error:
             raise InfeasiblePlan("infeasible plan: " + "; ".join(problems), problems)
         return problems
@@ -133,6 +141,11 @@ class SchoolPlanModel:
             if deadline is not None and time.perf_counter() >= deadline - 0.5:
                 msg += f" (time limit {options.time_limit:g} s reached before a first solution)"
             raise RuntimeError(msg)
+        # the stages once more as LPs with the schedule fixed (no lexicographic slack left), ties
+        # spread pro rata over the places (every stage's value kept), then artefacts cleaned
+        values, polish_note = polish.polish(b, self.params, options, deadline, values)
+        values, share_note = sharing.share_ties(self.index, self._frame, values)
+        values = clean.clean_values(self.index, self._frame, values)
         # if a later stage found nothing, the previous stage's solution stands
         final = next(r for r in reversed(records) if r["objective"] is not None)
         optimal = all(r["optimal"] for r in records) and len(records) == n_stages
@@ -141,6 +154,8 @@ class SchoolPlanModel:
         if not optimal:
             msgs.append("not proven optimal (time limit or stopped early): the plan is the best found")
         msgs += self.notes
+        msgs += [n for n in (polish_note, share_note) if n]
+        mean_travel, max_travel = travel.travel_by_level(self.index, b.offsets, values)
         report = SolverReport(
             solver=options.solver.lower(),
             status=final["status"],
@@ -157,6 +172,9 @@ class SchoolPlanModel:
             binaries=len(self.index.options),
             constraints=b.n_constraints,
             stages=tuple({k: v for k, v in r.items() if not k.startswith("_")} for r in records),
+            unreachable=tuple(self.unreachable),
+            mean_travel=mean_travel,
+            max_travel=max_travel,
             **term_values(self.index, b.offsets, values, self._frame.blocks),
         )
         self.plan = plan_tables(self.index, b.offsets, self._frame.o_py, values, report)

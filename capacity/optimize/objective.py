@@ -15,6 +15,7 @@ import numpy as np
 import pulp
 
 from capacity.optimize.constraints import ModelFrame, expr, stage_order, uses_stage
+from capacity.optimize.index import counted
 from capacity.optimize.parameters import DEFAULT_WEIGHTS, TERMS, PlanParameters
 
 
@@ -26,7 +27,7 @@ def define_terms(m: ModelFrame) -> dict[str, pulp.LpAffineExpression]:
     dist, cost, early = arcs["dist"].to_numpy(), opt["cost"].to_numpy(), opt["early"].to_numpy()
     z0, z1 = m.blocks.get("z", (0, 0))
     return {
-        "schools": expr(V[X0:N], [1.0] * (N - X0)),
+        "schools": expr(V[X0:N], counted(opt, m.ix.params, "schools").astype(float).tolist()),
         "places": expr(V[X0:N], opt["std"].astype(float).tolist()),
         "equity": expr(V[z0:z1], [1.0] * (z1 - z0)),
         "shortfall": expr(V[U0:O0], [1.0] * (O0 - U0)),

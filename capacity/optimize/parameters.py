@@ -38,7 +38,7 @@ PLAN_ORDER = ("shortfall", "equity", "overcrowding", "travel", "cost")
 NEED_ORDER = ("shortfall", "equity", "overcrowding", "schools", "places", "cost", "travel")
 #: Every stage name ``objective_order`` may use.
 STAGES = ("shortfall", "equity", "overcrowding", "travel", "schools", "places", "cost")
-FAMILIES = ("counts", "places", "shares", "yearly_limits")
+FAMILIES = ("counts", "places", "shares", "yearly_limits", "fill")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,24 @@ class PlanParameters:
     objective_order
         The lexicographic stages in order (names from ``STAGES``); None = ``PLAN_ORDER``.
     lex_tolerance
-        Relative tolerance (plus 1e-5 absolute) with which each lexicographic optimum is fixed.
+        Relative tolerance with which each lexicographic optimum is fixed: ``lex_tolerance *
+        max(|optimum|, 100)`` (the floor keeps HiGHS's MILP answers right when an optimum is near
+        zero). The slack it leaves never reaches the results: the tie-sharing step keeps every
+        stage's value and values below a thousandth of a pupil are cleaned
+        (:mod:`capacity.optimize.clean`).
+    sharing
+        ``"places"`` (default): where the objective is indifferent (one street's pupils and pools
+        at the same distance), pupils are spread over the places open to them in proportion to
+        those places, after the last stage and keeping every stage's value
+        (:mod:`capacity.optimize.sharing`); ``"off"``: the solver's vertex stands.
+    expansions_count, expansions_in_places
+        Whether expansion options (sites with ``kind = "expansion"``: extra classes at existing
+        places) count towards ``new_schools`` and towards ``kindergarten_new_places``
+        (default: neither; an expansion is then chosen only where it serves the objective).
+    private_min_fill
+        Optional share (0-1): existing private kindergarten places keep at least this share of
+        their standard places filled every balance year, as far as the pupils who may reach them
+        allow (constraint family ``fill``; None = off).
     """
 
     first_year: int = 2021
@@ -128,6 +145,10 @@ class PlanParameters:
     lex_tolerance: float = 1e-7
     equity: bool = True
     objective_order: tuple[str, ...] | None = None
+    sharing: str = "places"
+    private_min_fill: float | None = None
+    expansions_count: bool = False
+    expansions_in_places: bool = False
 
 
 @dataclass(frozen=True)

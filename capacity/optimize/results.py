@@ -46,6 +46,13 @@ class SolverReport:
     binaries: int = 0
     constraints: int = 0
     stages: tuple[Mapping[str, object], ...] = ()
+    #: pupils no place can reach, named before solving (street, level, years, pupil-years; see
+    #: :func:`capacity.optimize.checks.unreachable_demand`); also in ``message``
+    unreachable: tuple[str, ...] = ()
+    #: by level: pupil-weighted mean trip and longest trip of the assigned pupils over the balance
+    #: years (km between street points; 0 inside the own street; :mod:`capacity.optimize.travel`)
+    mean_travel: Mapping[str, float] | None = None
+    max_travel: Mapping[str, float] | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN/inf become None)."""
@@ -55,7 +62,7 @@ class SolverReport:
 @dataclass(frozen=True)
 class Plan:
     """The result: ``schedule`` (``site, street, level, open_year, classes, places, cost, public,
-    inclusive``; cost in million CNY), ``balance`` (``street, level, year, pupils, places, assigned,
+    inclusive, kind``; cost in million CNY; ``kind`` ``new`` or ``expansion``), ``balance`` (``street, level, year, pupils, places, assigned,
     shortfall, overcrowded, max_places, enrolled_here``), ``assignment`` (``street, level, year, site,
     pupils, site_street, new``) and ``report``.
 
@@ -83,16 +90,36 @@ class Plan:
         d = self.report.to_dict()
         d["totals"] = _jsonable(
             {
-                "new_schools": {k: int(v) for k, v in self.schedule.groupby("level").size().items()},
+                "new_schools": {k: int(v) for k, v in _new_only(self.schedule).groupby("level").size().items()},
                 "new_places": {
                     k: float(v) for k, v in self.schedule.groupby("level")["places"].sum().items()
                 },
                 "pupils": float(self.balance["pupils"].sum()),
                 "shortfall": float(self.balance["shortfall"].sum()),
                 "overcrowded": float(self.balance["overcrowded"].sum()),
+                "used_facilities": {k: int(v) for k, v in
+                                    self.used_facilities().groupby("level").size().items()},
             }
         )
         return d
+
+    def used_facilities(self, year: int | None = None) -> pd.DataFrame:
+        """The facilities that teach any pupil: ``level, site, site_street, new, pupils`` (pupils
+        summed over the balance years, or in ``year``; existing places are named
+        ``existing:<street>[:public|private:inclusive|non-inclusive]``), by level, most pupils first."""
+        a = self.assignment
+        if year is not None:
+            a = a[a["year"] == year]
+        cols = ["level", "site", "site_street", "new"]
+        out = a.groupby(cols, as_index=False, sort=True)["pupils"].sum()
+        out = out[out["pupils"] > 0]
+        return out.sort_values(["level", "pupils", "site"], ascending=[True, False, True],
+                               kind="stable").reset_index(drop=True)[[*cols, "pupils"]]
+
+
+def _new_only(schedule: pd.DataFrame) -> pd.DataFrame:
+    """The new schools of a schedule (expansions left out)."""
+    return schedule[schedule["kind"] != "expansion"] if "kind" in schedule else schedule
 
 
 def _jsonable(obj):
@@ -127,6 +154,7 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
         "classes": chosen["classes"].to_numpy().astype(int), "places": chosen["std"].to_numpy(),
         "cost": chosen["cost"].to_numpy(), "public": chosen["public"].to_numpy().astype(bool),
         "inclusive": chosen["inclusive"].to_numpy().astype(bool),
+        "kind": chosen["kind"].to_numpy().astype(str) if "kind" in chosen else "new",
     }).sort_values(["level", "open_year", "site"]).reset_index(drop=True)
 
     flow = arcs[["street", "level", "year", "pool", "pstreet", "node"]].copy()
