@@ -27,8 +27,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -280,22 +278,10 @@ def _start_method() -> str:
 _worker: dict = {}
 
 
-def _exit_with(creator: int) -> None:
-    """Stop this worker once the process that started the pool is gone (killed: nothing else would
-    stop a worker waiting for its next job)."""
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(creator, 0)
-        except OSError:  # gone (or another user's process under a reused id)
-            os._exit(1)
-
-
-def _init_worker(district, cjk: bool | None, warm: bool, creator: int) -> None:
-    """Worker start: exit with the process that started the pool (``creator``), ignore Ctrl-C (the
-    parent stops the pool), use the parent's font setting (None: the parent never set one) and,
-    with ``warm``, import matplotlib and load the fonts now, while the parent is still solving."""
-    threading.Thread(target=_exit_with, args=(creator,), daemon=True).start()
+def _init_worker(district, cjk: bool | None, warm: bool) -> None:
+    """Worker start: ignore Ctrl-C (the parent stops the pool), use the parent's font setting
+    (None: the parent never set one) and, with ``warm``, import matplotlib and load the fonts
+    now, while the parent is still solving."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker["district"] = district
     _worker["base"] = None
@@ -365,8 +351,7 @@ class FigureDrawer:
             maps = sys.modules.get("capacity.maps")
             cjk = maps.cjk_enabled() if maps is not None else None
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                             initializer=_init_worker,
-                                             initargs=(district, cjk, warm, os.getpid()))
+                                             initializer=_init_worker, initargs=(district, cjk, warm))
             with warnings.catch_warnings():
                 # Python >= 3.12 warns on fork whenever a second thread exists; ours is the BLAS
                 # library's (fork-safe); _start_method forks only when no other thread was added

@@ -111,39 +111,3 @@ def test_bad_worker_count(tiny):
 def test_unknown_figure_kind(tiny):
     with fg.FigureDrawer(tiny, workers=0) as d, pytest.raises(ValueError, match="'contour'"):
         d.submit([fg.FigureSpec("x.png", "contour")])
-
-
-@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc")
-def test_workers_exit_when_the_parent_is_killed(tmp_path):
-    """A killed ``capacity plan`` leaves no worker process behind (they watch their creator)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    code = ("import sys, time\n"
-            "from fixtures import synthetic_plan as sp\n"
-            "from capacity import figures as fg\n"
-            "d = fg.FigureDrawer(sp.district(), workers=2, warm=False)\n"
-            "d.call(time.sleep, 0).result()\n"
-            "print(' '.join(str(p) for p in d._pool._processes), flush=True)\n"
-            "time.sleep(60)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(sp.TINY.parents[1]), *sys.path])}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-    workers = [int(p) for p in proc.stdout.readline().split()]
-    assert len(workers) == 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-    def alive(pid):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split()[2] != "Z"  # a zombie has exited
-        except OSError:
-            return False
-
-    deadline = time.monotonic() + 30
-    while any(alive(p) for p in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(alive(p) for p in workers)
