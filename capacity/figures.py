@@ -32,7 +32,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy  # noqa: F401  (first, so that its BLAS threads count among the threads at import)
+# first, so that the BLAS libraries' threads (numpy's and scipy's, both fork-safe) count among the
+# threads at import (see _start_method)
+import numpy  # noqa: F401
+import scipy.linalg  # noqa: F401
 
 __all__ = [
     "DRAWERS",
