@@ -82,6 +82,18 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+#: Values of 'plan --figures' (those of capacity.figures.FIGURE_SETS, kept here so that parsing the
+#: command line imports nothing heavy).
+FIGURE_CHOICES = ("all", "maps", "none")
+
+
+def _figures_arg(p: argparse.ArgumentParser, choices) -> None:
+    what = {"all": "every figure (default)", "maps": "the siting maps only",
+            "none": "no figure: tables, workbook and GeoPackage only (fastest)"}
+    p.add_argument("--figures", choices=choices, default="all",
+                   help="; ".join(f"{c}: {what[c]}" for c in choices))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the documentation and the tests)."""
     parser = argparse.ArgumentParser(prog=PROG, description=_desc(*DESCRIPTION.split("\n\n")),
@@ -150,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                   schools marked with opening year and size
   demand_*.png    per level: pupils and places over time, for the district and
                   the growth streets
-  pyramid.png     population pyramid of the district"""))
+  pyramid.png     population pyramid of the district
+(--figures maps: only the siting maps; --figures none: no PNG)"""))
     _scenario_args(p)
+    _figures_arg(p, FIGURE_CHOICES)
 
     p = sub.add_parser(
         "need", formatter_class=_FORMATTER,
@@ -196,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(p)
     p.add_argument("--out", metavar="DIR", type=Path, default=Path("results/compare"),
                    help="output folder (default: results/compare)")
+    _figures_arg(p, ("all", "none"))
     _common(p)
 
     p = sub.add_parser(
@@ -353,7 +368,7 @@ def _plan(args, progress) -> int:
     from capacity.report import plan_summary
 
     scenario, out = _scenario_and_out(args)
-    run, paths = run_plan(scenario, args.data, out, progress)
+    run, paths = run_plan(scenario, args.data, out, progress, figures=args.figures)
     out = paths[0].parent
     print(plan_summary(run.plan, district=run.district, counterfactual=run.counterfactual,
                        scenario_name=run.name, need=run.need.table if run.need is not None else None))
@@ -395,7 +410,7 @@ def _compare(args, progress) -> int:
         _check_scenario_path(s)
     if args.data is not None and not args.data.is_dir():
         raise FileNotFoundError(f"no district folder {args.data} (--data)")
-    runs, paths = run_compare(args.scenarios, args.data, args.out, progress)
+    runs, paths = run_compare(args.scenarios, args.data, args.out, progress, figures=args.figures)
     import pandas as pd
 
     from capacity.report import assumptions_table, compare_table

@@ -20,6 +20,7 @@ import importlib.util
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,12 +28,17 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.path import Path as MplPath
+from matplotlib.transforms import blended_transform_factory
 
 __all__ = [
+    "StreetBase",
+    "cjk_enabled",
     "cjk_font",
     "compare_demand_figure",
     "compare_schools_map",
@@ -41,9 +47,11 @@ __all__ = [
     "growth_streets",
     "population_pyramid",
     "siting_map",
+    "street_base",
     "street_label",
     "use_cjk",
     "utm_crs",
+    "warm_up",
     "write_compare_figures",
     "write_plan_figures",
 ]
@@ -99,6 +107,21 @@ def use_cjk(enabled: bool = True) -> None:
         False forces pinyin labels even where a CJK font is available.
     """
     _enabled["cjk"] = bool(enabled)
+
+
+def cjk_enabled() -> bool:
+    """Whether Chinese labels are switched on for this process (see :func:`use_cjk`)."""
+    return _enabled["cjk"]
+
+
+def warm_up() -> None:
+    """Load the fonts (the CJK font file is large) by drawing a little text off screen, so that
+    the first figure does not pay for it (worker processes do this while the solver runs)."""
+    cjk = cjk_font()
+    with mpl.rc_context(_rc(cjk)):
+        fig = _figure(figsize=(1, 1))
+        fig.text(0.5, 0.5, ("街道 小学 " if cjk else "") + "0123456789,. km")
+        fig.canvas.draw()
 
 
 def cjk_font() -> str | None:
@@ -286,13 +309,70 @@ def _ring(radii: Sequence[float], n: int = 8) -> list[tuple[float, float]]:
 
 
 # --------------------------------------------------------------------------------------------------
-# siting map
+# base layer of the district maps
 
 
-def _shortfall(plan, level: str, year: int) -> pd.Series:
-    b = plan.balance
-    sel = b[(b["level"] == level) & (b["year"] == year)]
-    return sel.groupby("street")["shortfall"].sum()
+@dataclass(frozen=True, eq=False)
+class StreetBase:
+    """What every map of a district shares, computed once (see :func:`street_base`).
+
+    Projected to the district's UTM zone (metres). Built from the district alone, so that a run
+    draws any number of maps (levels, years, measures) from one base; small and picklable, so
+    that worker processes get it once.
+
+    Attributes
+    ----------
+    crs : str
+        The projected CRS, e.g. ``"EPSG:32650"``.
+    streets : tuple of str
+        Street codes, in the order of ``district.streets``.
+    paths : tuple of matplotlib.path.Path
+        Each street's polygon(s) in metres (holes and parts included).
+    outline : tuple of ndarray
+        The district boundary as lines, ``(n, 2)`` arrays in metres.
+    label_xy : ndarray
+        ``(streets, 2)`` a point inside each street for its label (the street's own point where
+        it lies inside, else a representative point), metres.
+    area_order : ndarray
+        Street indexes, largest street first (the order in which labels are placed).
+    names : tuple of str
+        Street labels (Chinese names when ``cjk``, else pinyin).
+    bounds : tuple of float
+        ``minx, miny, maxx, maxy`` of the streets, metres.
+    approximate : bool
+        Whether any street boundary is approximate (noted under the map).
+    site_xy : DataFrame
+        ``x, y`` (metres) of every candidate site, indexed by ``site``; NaN without coordinates.
+    street_xy : DataFrame
+        ``x, y`` (metres) of each street's point (``lon, lat``), indexed by ``street``.
+    cjk : bool
+        Whether the labels are Chinese.
+    """
+
+    crs: str
+    streets: tuple
+    paths: tuple
+    outline: tuple
+    label_xy: np.ndarray
+    area_order: np.ndarray
+    names: tuple
+    bounds: tuple
+    approximate: bool
+    site_xy: pd.DataFrame
+    street_xy: pd.DataFrame
+    cjk: bool
+
+
+def _polygon_path(geom) -> MplPath:
+    """One compound path of a (multi)polygon: every exterior and interior ring."""
+    polys = getattr(geom, "geoms", [geom])
+    rings = [MplPath(np.asarray(r.coords)[:, :2]) for p in polys for r in (p.exterior, *p.interiors)]
+    return MplPath.make_compound_path(*rings)
+
+
+def _lines(geom) -> list[np.ndarray]:
+    parts = getattr(geom, "geoms", [geom])
+    return [np.asarray(g.coords)[:, :2] for g in parts if not g.is_empty]
 
 
 def _label_points(streets_m: gpd.GeoDataFrame, district) -> gpd.GeoSeries:
@@ -307,17 +387,77 @@ def _label_points(streets_m: gpd.GeoDataFrame, district) -> gpd.GeoSeries:
     return rep
 
 
-def _new_schools(district, plan, level: str, year: int, crs) -> gpd.GeoDataFrame:
+def _projected_xy(lon, lat, crs_from, crs_to, index) -> pd.DataFrame:
+    g = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=crs_from).to_crs(crs_to)
+    return pd.DataFrame({"x": g.x.to_numpy(), "y": g.y.to_numpy()}, index=pd.Index(index))
+
+
+def street_base(district, cjk: bool | None = None) -> StreetBase:
+    """The base layer of the district's maps: projected streets, outline, label points, sites.
+
+    Parameters
+    ----------
+    district
+        ``streets`` (polygons with ``street``, names, ``lon, lat``), ``sites`` (``site, lon,
+        lat``).
+    cjk
+        Chinese labels; default: whether :func:`cjk_font` finds a font.
+
+    Returns
+    -------
+    StreetBase
+    """
+    if cjk is None:
+        cjk = cjk_font() is not None
+    crs = utm_crs(district.streets)
+    streets = district.streets.to_crs(crs)
+    label_pts = _label_points(streets, district)
+    outline = gpd.GeoSeries([streets.geometry.union_all()], crs=crs).boundary.iloc[0]
+    has_xy = {"lon", "lat"} <= set(district.streets.columns)
+    street_xy = (_projected_xy(district.streets["lon"], district.streets["lat"], district.streets.crs, crs,
+                               district.streets["street"]) if has_xy
+                 else pd.DataFrame({"x": np.nan, "y": np.nan}, index=pd.Index(district.streets["street"])))
+    sites = district.sites
+    site_xy = _projected_xy(sites["lon"], sites["lat"], district.streets.crs, crs, sites["site"])
+    return StreetBase(
+        crs=crs, streets=tuple(streets["street"]),
+        paths=tuple(_polygon_path(g) for g in streets.geometry),
+        outline=tuple(_lines(outline)),
+        label_xy=np.column_stack([label_pts.x.to_numpy(), label_pts.y.to_numpy()]),
+        area_order=np.argsort(-streets.geometry.area.to_numpy(), kind="stable"),
+        names=tuple(street_label(r, cjk) for _, r in district.streets.iterrows()),
+        bounds=tuple(float(v) for v in streets.total_bounds),
+        approximate=bool(streets["approximate"].any()) if "approximate" in streets.columns else False,
+        site_xy=site_xy, street_xy=street_xy, cjk=bool(cjk))
+
+
+def _draw_streets(ax, base: StreetBase, colours) -> None:
+    """Street polygons filled with ``colours`` (one per street), grey edges, the district outline."""
+    ax.add_collection(PatchCollection([PathPatch(p) for p in base.paths], facecolors=colours,
+                                      edgecolors="0.45", linewidths=0.7), autolim=False)
+    ax.add_collection(LineCollection(base.outline, colors="0.15", linewidths=1.3), autolim=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# siting map
+
+
+def _shortfall(plan, level: str, year: int) -> pd.Series:
+    b = plan.balance
+    sel = b[(b["level"] == level) & (b["year"] == year)]
+    return sel.groupby("street")["shortfall"].sum()
+
+
+def _new_schools(base: StreetBase, plan, level: str, year: int) -> pd.DataFrame:
+    """The plan's new schools of ``level`` open by ``year``, with ``x, y`` (metres); a site without
+    coordinates is drawn at its street's point."""
     sch = plan.schedule[(plan.schedule["level"] == level) & (plan.schedule["open_year"] <= year)]
-    sites = district.sites[["site", "lon", "lat"]]
-    s = sch.merge(sites, on="site", how="left")
-    # a site without coordinates is drawn at its street's point
-    if s["lon"].isna().any():
-        pts = district.streets.set_index("street")[["lon", "lat"]]
-        s["lon"] = s["lon"].fillna(s["street"].map(pts["lon"]))
-        s["lat"] = s["lat"].fillna(s["street"].map(pts["lat"]))
-    g = gpd.GeoDataFrame(s, geometry=gpd.points_from_xy(s["lon"], s["lat"]), crs=district.streets.crs)
-    return g.to_crs(crs)
+    s = sch.reset_index(drop=True)
+    xy = base.site_xy.reindex(s["site"]).reset_index(drop=True)
+    at_street = base.street_xy.reindex(s["street"]).reset_index(drop=True)
+    s["x"] = xy["x"].fillna(at_street["x"]).to_numpy()
+    s["y"] = xy["y"].fillna(at_street["y"]).to_numpy()
+    return s
 
 
 def _school_text(open_year, classes, cjk: bool) -> str:
@@ -325,7 +465,7 @@ def _school_text(open_year, classes, cjk: bool) -> str:
 
 
 def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *,
-               show_candidates: bool = True) -> Figure:
+               show_candidates: bool = True, base: StreetBase | None = None) -> Figure:
     """Two maps of one level: shortfall without the new schools, and with them.
 
     Parameters
@@ -340,6 +480,9 @@ def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *
         Optional pair of Axes to draw into; default a new figure.
     show_candidates
         Also mark candidate sites of the level that do not open (small grey circles).
+    base
+        The district's :func:`street_base` (default: built here); pass it to draw several maps
+        of a district from one base.
 
     Returns
     -------
@@ -349,23 +492,22 @@ def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *
         names, scale bar, north arrow, title and a note when boundaries are approximate.
     """
     cjk = cjk_font()
+    if base is None or base.cjk != (cjk is not None):
+        base = street_base(district, cjk is not None)
     with mpl.rc_context(_rc(cjk)):
-        return _siting_map(district, plan, counterfactual, level, int(year), ax, cjk is not None,
-                           show_candidates)
+        return _siting_map(district, base, plan, counterfactual, level, int(year), ax, show_candidates)
 
 
-def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candidates):
-    crs = utm_crs(district.streets)
-    streets = district.streets.to_crs(crs)
-    names = [street_label(r, cjk) for _, r in district.streets.iterrows()]
-    label_pts = _label_points(streets, district)
-    before = streets["street"].map(_shortfall(counterfactual, level, year)).fillna(0.0).to_numpy(float)
-    after = streets["street"].map(_shortfall(plan, level, year)).fillna(0.0).to_numpy(float)
+def _siting_map(district, base, plan, counterfactual, level, year, ax, show_candidates):
+    cjk = base.cjk
+    codes = pd.Index(base.streets)
+    before = _shortfall(counterfactual, level, year).reindex(codes).fillna(0.0).to_numpy(float)
+    after = _shortfall(plan, level, year).reindex(codes).fillna(0.0).to_numpy(float)
     vmax = max(1.0, float(np.nanmax(np.r_[before, after])))
     norm = Normalize(0, vmax)
     cmap = mpl.colormaps[SHORTFALL_CMAP]
 
-    minx, miny, maxx, maxy = streets.total_bounds
+    minx, miny, maxx, maxy = base.bounds
     w, h = maxx - minx, maxy - miny
     xlim = (minx - 0.04 * w, maxx + 0.04 * w)
     xr = xlim[1] - xlim[0]
@@ -402,15 +544,12 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
         own = False
     ylim = (miny - below * m_per_in, maxy + above * m_per_in)
 
-    schools = _new_schools(district, plan, level, year, crs)
-    outline = gpd.GeoSeries([streets.geometry.union_all()], crs=crs).boundary
-    approx = bool(streets["approximate"].any()) if "approximate" in streets.columns else False
+    schools = _new_schools(base, plan, level, year)
 
     titles = ("Without new schools", f"With the plan's new schools ({len(schools)} by {year})")
     for k, (a, values) in enumerate(zip(axes, (before, after), strict=True)):
         colours = [cmap(norm(v)) if v > 0.05 else (0.96, 0.96, 0.96, 1.0) for v in values]
-        streets.plot(ax=a, color=colours, edgecolor="0.45", linewidth=0.7)
-        outline.plot(ax=a, color="0.15", linewidth=1.3)
+        _draw_streets(a, base, colours)
         a.set_xlim(*xlim)
         a.set_ylim(*ylim)
         a.set_aspect("equal", adjustable="box")
@@ -421,7 +560,7 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
         for s in a.spines.values():
             s.set_linewidth(0.6)
             s.set_color("0.5")
-        a.set_title(titles[k], fontsize=11, loc="left")
+        a.set_title(titles[k], fontsize=11, loc="left", y=1.0)  # y: no search for ticks above
         a.apply_aspect()
         placer = _Placer(a)
         if k == 1:
@@ -429,26 +568,24 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
                 cand = district.sites[(district.sites["level"] == level)
                                       & ~district.sites["site"].isin(schools["site"])]
                 if len(cand):
-                    cg = gpd.GeoSeries(gpd.points_from_xy(cand["lon"], cand["lat"]),
-                                       crs=district.streets.crs).to_crs(crs)
-                    a.scatter(cg.x, cg.y, s=10, facecolor="none", edgecolor="0.45", linewidth=0.6, zorder=4)
+                    cxy = base.site_xy.reindex(cand["site"])
+                    a.scatter(cxy["x"], cxy["y"], s=10, facecolor="none", edgecolor="0.45", linewidth=0.6,
+                              zorder=4)
             if len(schools):
-                a.scatter(schools.geometry.x, schools.geometry.y, s=70, marker="^", color=SCHOOL_COLOUR,
+                a.scatter(schools["x"], schools["y"], s=70, marker="^", color=SCHOOL_COLOUR,
                           edgecolor="white", linewidth=0.8, zorder=7)
-                for gx, gy in zip(schools.geometry.x, schools.geometry.y, strict=True):
+                for gx, gy in zip(schools["x"], schools["y"], strict=True):
                     placer.block(gx, gy, 5)
         # street labels: name and, where there is any, the shortfall
-        order = np.argsort(-streets.geometry.area.to_numpy())
-        for i in order:
-            pt = label_pts.iloc[i]
+        for i in base.area_order:
             v = values[i]
-            text = names[i] + (f"\n{v:,.0f}" if v >= 0.5 else "")
-            placer.place(pt.x, pt.y, text, [(0, 0), *_ring((14, 24, 36))], leader_min=20, fontsize=8.5,
-                         color="0.1", linespacing=1.05, zorder=8,
+            text = base.names[i] + (f"\n{v:,.0f}" if v >= 0.5 else "")
+            placer.place(base.label_xy[i, 0], base.label_xy[i, 1], text, [(0, 0), *_ring((14, 24, 36))],
+                         leader_min=20, fontsize=8.5, color="0.1", linespacing=1.05, zorder=8,
                          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6})
         if k == 1 and len(schools):
             # one label per location (schools at the same point share it)
-            schools["_xy"] = list(zip(schools.geometry.x.round(0), schools.geometry.y.round(0), strict=True))
+            schools["_xy"] = list(zip(schools["x"].round(0), schools["y"].round(0), strict=True))
             for (gx, gy), g in schools.sort_values("open_year").groupby("_xy", sort=False):
                 text = "\n".join(_school_text(r.open_year, r.classes, cjk) for r in g.itertuples())
                 placer.place(gx, gy, text, _ring((10, 18, 28, 40), 8), fontsize=7.5, color=SCHOOL_COLOUR,
@@ -481,7 +618,7 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
         fig.suptitle(title, fontsize=13, x=0.01, y=0.975, ha="left")
         notes = ["Shortfall: pupils of the level living in the street who get no place within the "
                  "catchment, at the legal maximum class size."]
-        if approx:
+        if base.approximate:
             notes.append("Street boundaries approximate.")
         fig.text(0.01, 0.08 / fig.get_figheight(), "  ".join(notes), fontsize=7.5, color="0.3",
                  va="bottom")
@@ -494,28 +631,67 @@ def _siting_map(district, plan, counterfactual, level, year, ax, cjk, show_candi
 # charts
 
 
-def _series(balance: pd.DataFrame, level: str, streets=None) -> pd.DataFrame:
-    b = balance[balance["level"] == level]
-    if streets is not None:
-        b = b[b["street"].isin(list(streets))]
-    cols = [c for c in ("pupils", "places", "max_places", "shortfall", "overcrowded") if c in b.columns]
-    return b.groupby("year")[cols].sum().sort_index()
+def _ytick_width_in(axes, fontsize: float) -> float:
+    """Width (inches) of the widest y tick label of ``axes``, estimated from its characters
+    (digits about 0.62 em, separators 0.33 em) instead of laying out every label."""
+    width = 0.0
+    for a in axes:
+        lo, hi = a.get_ylim()
+        locs = [v for v in a.yaxis.get_major_locator().tick_values(lo, hi) if lo <= v <= hi]
+        for text in a.yaxis.get_major_formatter().format_ticks(locs):
+            width = max(width, sum(0.33 if ch in ",. " else 0.62 for ch in text) * fontsize / 72)
+    return width
 
 
-def _draw_demand(a, bal, cf, dem, level, street=None, legend=False):
-    sel = [street] if street is not None else None
-    s = _series(bal, level, sel)
-    if dem is not None and {"p05", "p95"} <= set(dem.columns):
-        d = dem[dem["level"] == level]
-        if street is not None:
-            d = d[d["street"] == street]
-        d = d.groupby("year")[["p05", "p95"]].sum().sort_index()
-        d = d.loc[s.index.min():s.index.max()]  # the band covers the years the plan balances
+def _place(ax, fig, x0: float, y0: float, x1: float, y1: float) -> None:
+    """Put ``ax`` at ``x0..x1``, ``y0..y1`` inches from the figure's lower left corner."""
+    fw, fh = fig.get_size_inches()
+    ax.set_position([x0 / fw, y0 / fh, (x1 - x0) / fw, (y1 - y0) / fh])
+
+
+class _DemandTables:
+    """The series of one level's demand chart, grouped once: by year for the district, by
+    street and year for the small multiples."""
+
+    def __init__(self, balance: pd.DataFrame, counterfactual, demand: pd.DataFrame | None, level: str):
+        def grouped(table, cols):
+            t = table[table["level"] == level]
+            cols = [c for c in cols if c in t.columns]
+            return t.groupby("year")[cols].sum().sort_index(), t.groupby(["street", "year"])[cols].sum()
+
+        measures = ("pupils", "places", "max_places", "shortfall", "overcrowded")
+        self.plan = grouped(balance, measures)
+        self.cf = grouped(counterfactual.balance, measures) if counterfactual is not None else None
+        self.band = (grouped(demand, ("p05", "p95"))
+                     if demand is not None and {"p05", "p95"} <= set(demand.columns) else None)
+
+    @staticmethod
+    def _pick(pair, street):
+        district, by_street = pair
+        if street is None:
+            return district
+        if street in by_street.index.get_level_values("street"):
+            return by_street.xs(street, level="street").sort_index()
+        return district.iloc[0:0]
+
+    def series(self, street=None):
+        """(plan, counterfactual or None, band or None) by year, for the district or a street."""
+        s = self._pick(self.plan, street)
+        c = self._pick(self.cf, street) if self.cf is not None else None
+        d = None
+        if self.band is not None:
+            d = self._pick(self.band, street)
+            d = d.loc[s.index.min():s.index.max()]  # the band covers the years the plan balances
+        return s, c, d
+
+
+def _draw_demand(a, s: pd.DataFrame, c: pd.DataFrame | None, d: pd.DataFrame | None, legend=False):
+    """Pupils (with their band ``d``), places of the plan ``s`` and without new schools ``c``."""
+    if d is not None:
         a.fill_between(d.index, d["p05"], d["p95"], color="C0", alpha=0.15, lw=0,
                        label="pupils, 90% interval")
     a.plot(s.index, s["pupils"], color="C0", lw=2, marker="o", ms=2.5, label="pupils (demand)")
-    if cf is not None:
-        c = _series(cf.balance, level, sel)
+    if c is not None:
         a.step(c.index, c["places"], where="post", color="0.45", lw=1.2, ls=":",
                label="places without new schools")
     a.step(s.index, s["places"], where="post", color="C2", lw=1.8, label="places (standard class size)")
@@ -562,32 +738,41 @@ def demand_places_chart(balance: pd.DataFrame, level: str, streets: Sequence[str
         n = len(streets)
         ncols = min(3, math.ceil(math.sqrt(n))) if n else 0
         nrows = math.ceil(n / ncols) if n else 0
-        if n:
-            fig = _figure(figsize=(5.2 + 2.9 * ncols, max(4.2, 2.3 * nrows + 0.8)), layout="constrained")
-            sub = fig.subfigures(1, 2, width_ratios=[5.2, 2.9 * ncols], wspace=0.02)
-            main = sub[0].subplots()
-            small = sub[1].subplots(nrows, ncols, squeeze=False)
-        else:
-            fig = _figure(figsize=(7, 4.5), layout="constrained")
-            main = fig.subplots()
-            small = np.empty((0, 0))
-        _draw_demand(main, balance, counterfactual, demand, level)
-        main.set_title("District")
+        # a fixed layout in inches (no layout engine: that would measure every tick label twice)
+        fw, fh = (5.2 + 2.9 * ncols, max(4.2, 2.3 * nrows + 0.8)) if n else (7.0, 4.5)
+        main_w = 5.2 if n else fw
+        fig = _figure(figsize=(fw, fh))
+        main = fig.add_axes([0, 0, 1, 1])
+        small = [fig.add_axes([0, 0, 1, 1]) for _ in range(n)]
+        tables = _DemandTables(balance, counterfactual, demand, level)
+        _draw_demand(main, *tables.series())
+        main.set_title("District", y=1.0)  # y given: no search for tick labels above the axes
         main.set_ylabel("pupils / places (persons)")
         main.set_xlabel("year")
-        for k, a in enumerate(small.flat):
-            if k >= n:
-                a.set_visible(False)
-                continue
-            _draw_demand(a, balance, counterfactual, demand, level, street=streets[k])
-            a.set_title(names.get(streets[k], streets[k]), fontsize=9)
+        for a, street in zip(small, streets, strict=True):
+            _draw_demand(a, *tables.series(street))
+            a.set_title(names.get(street, street), fontsize=9, y=1.0)
             a.tick_params(labelsize=7)
+
+        top = 0.4  # the figure's title
+        left = 0.1 + 0.2 + _ytick_width_in([main], 9) + 0.1  # margin, axis label, tick labels, ticks
+        bottom = 1.2  # tick labels, axis label and the legend below
+        _place(main, fig, left, bottom, main_w - 0.2, fh - top - 0.3)
+        main.legend(loc="upper center", ncols=2, fontsize=7.5, frameon=False,
+                    bbox_to_anchor=(0.5, (bottom - 0.48) / fh),
+                    bbox_transform=blended_transform_factory(main.transAxes, fig.transFigure))
         if n:
-            sub[1].suptitle("Growth streets: pupils living there and places in its schools (persons)",
-                            fontsize=9)
-        main.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=7.5,
-                    frameon=False)
-        fig.suptitle(f"{_level_label(district, level, cjk is not None)}: pupils and places", fontsize=12)
+            x0, x1, y1 = main_w + 0.05, fw - 0.05, fh - top - 0.15
+            cw, ch = (x1 - x0) / ncols, (y1 - 0.05) / nrows
+            pad = 0.12 + _ytick_width_in(small, 7)
+            for k, a in enumerate(small):
+                i, j = divmod(k, ncols)
+                _place(a, fig, x0 + j * cw + pad, y1 - (i + 1) * ch + 0.25,
+                       x0 + (j + 1) * cw - 0.1, y1 - i * ch - 0.25)
+            fig.text((x0 + x1) / 2 / fw, (fh - top + 0.03) / fh, "Growth streets: pupils living there and "
+                     "places in its schools (persons)", fontsize=9, ha="center", va="top")
+        fig.suptitle(f"{_level_label(district, level, cjk is not None)}: pupils and places", fontsize=12,
+                     y=1 - 0.06 / fh, va="top")
         return fig
 
 
@@ -618,9 +803,10 @@ def population_pyramid(population: pd.DataFrame, year: int, street: str | None =
     cjk = cjk_font()
     with mpl.rc_context(_rc(cjk)):
         p = population if street is None else population[population["street"] == street]
-        if ax is None:
-            fig = _figure(figsize=(6.5, 6.5), layout="constrained")
-            ax = fig.subplots()
+        own = ax is None
+        if own:
+            fig = _figure(figsize=(6.5, 6.5))
+            ax = fig.add_axes([0, 0, 1, 1])
         fig = ax.figure
         ages = np.arange(int(p["age"].max()) + 1)
 
@@ -658,7 +844,9 @@ def population_pyramid(population: pd.DataFrame, year: int, street: str | None =
         else:
             where = _street_names(district).get(street, street)
         total = p.loc[p["year"] == year, "persons"].sum()
-        ax.set_title(f"{where}: population {year} ({total:,.0f} persons)")
+        ax.set_title(f"{where}: population {year} ({total:,.0f} persons)", y=1.0)
+        if own:  # a fixed layout (inches): axis label, tick labels and ticks; title above
+            _place(ax, fig, 0.05 + 0.2 + _ytick_width_in([ax], 9) + 0.1, 0.48, 6.5 - 0.05, 6.5 - 0.3)
         return fig
 
 
@@ -704,7 +892,8 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def write_plan_figures(out_dir, *, district, plan, counterfactual, population: pd.DataFrame | None,
                        demand: pd.DataFrame | None, growth_streets: Sequence[str] | None = None,
-                       year: int | None = None, pyramid_streets: Sequence[str] = ()) -> list[Path]:
+                       year: int | None = None, pyramid_streets: Sequence[str] = (),
+                       figures: str = "all", workers: int | None = 0) -> list[Path]:
     """Write a plan's figures (PNG, 150 dpi).
 
     Parameters
@@ -724,6 +913,11 @@ def write_plan_figures(out_dir, *, district, plan, counterfactual, population: p
         final year as far as the plan shows), else the last balance year.
     pyramid_streets
         Streets that also get a pyramid (``pyramid_<street>.png``).
+    figures : {"all", "maps", "none"}
+        Every figure, the siting maps only, or none.
+    workers
+        Worker processes drawing the figures in parallel (:class:`capacity.figures.FigureDrawer`);
+        0 (default): in this process; None: one per CPU. The files are the same either way.
 
     Returns
     -------
@@ -731,31 +925,22 @@ def write_plan_figures(out_dir, *, district, plan, counterfactual, population: p
         ``siting_<level>.png`` and ``demand_<level>.png`` per level, ``pyramid.png`` (district,
         final year as bars, base year as outline) and any street pyramids.
     """
-    from capacity.report import selected_years
+    from capacity import figures as fg
 
+    specs = fg.plan_figure_specs(district, plan, counterfactual, demand, figures=figures, year=year,
+                                 growth_streets=growth_streets)
+    specs += fg.population_figure_specs(population, figures=figures, pyramid_streets=pyramid_streets)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if year is None:
-        yrs = selected_years(plan)
-        year = yrs[0] if yrs else None
-    levels = [lv for lv in district.levels["level"] if (plan.balance["level"] == lv).any()]
-    if growth_streets is None:
-        growth_streets = globals()["growth_streets"](demand if demand is not None else plan.balance)
+    if not specs:
+        return []
+    with fg.FigureDrawer(district, workers) as drawer:
+        drawer.submit(specs)
+        rendered = drawer.results()
     paths = []
-    for level in levels:
-        if year is not None:
-            paths.append(_save(siting_map(district, plan, counterfactual, level, year),
-                               out / f"siting_{level}.png"))
-        paths.append(_save(demand_places_chart(plan.balance, level, growth_streets, district=district,
-                                               demand=demand, counterfactual=counterfactual),
-                           out / f"demand_{level}.png"))
-    if population is not None and len(population):
-        y0, y1 = int(population["year"].min()), int(population["year"].max())
-        paths.append(_save(population_pyramid(population, y1, compare_year=y0 if y0 != y1 else None,
-                                              district=district), out / "pyramid.png"))
-        for s in pyramid_streets:
-            paths.append(_save(population_pyramid(population, y1, s, compare_year=y0 if y0 != y1 else None,
-                                                  district=district), out / f"pyramid_{s}.png"))
+    for name, png in rendered:
+        (out / name).write_bytes(png)
+        paths.append(out / name)
     return paths
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import pickle
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,13 @@ import pandas as pd
 
 from capacity.data import DataError, District, load_district
 from capacity.demand import enrolment_problem
+from capacity.figures import (  # no matplotlib here: figures.py imports it in its workers
+    FIGURE_SETS,
+    FigureDrawer,
+    default_workers,
+    plan_figure_specs,
+    population_figure_specs,
+)
 from capacity.optimize import InfeasiblePlan
 from capacity.outputs import check_out_dir, staged_folder
 from capacity.scenario import Scenario, ScenarioError, load_scenario
@@ -410,7 +418,15 @@ def _projection_notes(scenario: Scenario, projection, progress) -> None:
             warnings.warn(f"{scenario.name}: {message}", UserWarning, stacklevel=3)
 
 
-def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress):
+def _counterfactual(model_pickle: bytes, options):
+    """The plan without new schools of a pickled :class:`~capacity.optimize.SchoolPlanModel` (run
+    in a worker process while this one solves the plan)."""
+    return pickle.loads(model_pickle).without_new_schools().solve(options).plan
+
+
+def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None):
+    """The plan and its counterfactual; with ``workers`` (a :class:`FigureDrawer` with worker
+    processes) the counterfactual is solved by a worker at the same time as the plan."""
     from capacity.optimize import SchoolPlanModel
 
     p, opts = scenario.plan, scenario.solver
@@ -430,6 +446,12 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         if street in names:
             note = note.replace(f"street {street}", f"street {street} {names[street]}", 1)
         _say(progress, f"{scenario.name}: {note}")
+    cf_job = None
+    if workers is not None and workers.workers > 0:
+        # pickled here, before the solve changes the model (the pool sends it from a thread)
+        cf_job = workers.call(_counterfactual, pickle.dumps(model), opts)
+        _say(progress, f"{scenario.name}: solving the counterfactual (existing places only) in a "
+                       "worker process...")
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
                    f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()
@@ -442,9 +464,14 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
     _say(progress, f"{scenario.name}: solved in {time.perf_counter() - t0:.1f} s: {r.status}"
                    + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
     t0 = time.perf_counter()
-    _say(progress, f"{scenario.name}: solving the counterfactual (existing places only)...")
-    counterfactual = model.without_new_schools().solve(opts).plan
-    _say(progress, f"{scenario.name}: counterfactual solved in {time.perf_counter() - t0:.1f} s")
+    if cf_job is not None:
+        counterfactual = cf_job.result()
+        _say(progress, f"{scenario.name}: counterfactual solved (waited {time.perf_counter() - t0:.1f} s "
+                       "for it)")
+    else:
+        _say(progress, f"{scenario.name}: solving the counterfactual (existing places only)...")
+        counterfactual = model.without_new_schools().solve(opts).plan
+        _say(progress, f"{scenario.name}: counterfactual solved in {time.perf_counter() - t0:.1f} s")
     return plan, counterfactual
 
 
@@ -522,8 +549,13 @@ def run_project(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
 
 
 def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
-             progress: Progress | None = None) -> tuple[ScenarioRun, list[Path]]:
+             progress: Progress | None = None, *, figures: str = "all",
+             workers: int | None = None) -> tuple[ScenarioRun, list[Path]]:
     """Run a scenario end to end and write the plan folder.
+
+    The figures are drawn by worker processes started before the solve (they import matplotlib
+    and draw the population pyramid while the solver runs); the tables, workbook and GeoPackage
+    are written here while the workers draw the maps and charts.
 
     Parameters
     ----------
@@ -534,6 +566,11 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         Output folder; default ``results/<scenario name>``. Checked before any work; written as a
         whole at the end (:func:`capacity.outputs.staged_folder`), replacing a previous folder.
     progress : callable, optional
+    figures : {"all", "maps", "none"}
+        Every figure, the siting maps only, or no figure (tables only; matplotlib is not loaded).
+    workers : int, optional
+        Worker processes for the figures; default one per CPU; 0 draws them in this process.
+        The files are the same either way.
 
     Returns
     -------
@@ -542,32 +579,56 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         :func:`capacity.report.write_plan` (``schedule.csv``, ``balance.csv``, ``assignment.csv``,
         ``headline.csv``, ``need.csv``, ``need_schedule.csv``, ``summary.md``, ``solver.json``,
         ``timings.json``, ``plan.xlsx``, ``plan.gpkg``) and of
-        :func:`capacity.maps.write_plan_figures` (siting maps, demand charts, pyramid). With a
+        the figures of :func:`capacity.figures.plan_figure_specs` and
+        :func:`capacity.figures.population_figure_specs` (siting maps, demand charts, pyramid). With a
         ``[robust]`` table also those of :func:`capacity.robust.write_robust` (``robustness.csv``,
         ``robust_schedule.csv``, ...) and :func:`capacity.robust_figures.write_robust_figures`;
         ``solver.json`` gets a ``robust`` record (futures, weights, measure, seeds, solver report)
         and ``timings.json`` its times.
     """
-    from capacity import maps, report
+    from capacity import report
 
+    if figures not in FIGURE_SETS:
+        raise ValueError(f"figures must be one of {', '.join(FIGURE_SETS)}, got {figures!r}")
     scenario, out = _scenario_and_out(scenario, out_dir)
-    run = run_scenario(scenario, data_dir, progress, solve=True, need=True)
-    if run.scenario.robust is not None:
-        run = dataclasses.replace(run, robust=_robust(run, progress))
-    t0 = time.perf_counter()
-    with staged_folder(out) as tmp:
-        paths = _write_projection(run, tmp)
-        paths += report.write_plan(tmp, district=run.district, scenario_name=run.name,
-                                   plan=run.plan, counterfactual=run.counterfactual,
-                                   population=run.population, demand=run.demand, need=run.need)
-        paths += maps.write_plan_figures(tmp, district=run.district, plan=run.plan,
-                                         counterfactual=run.counterfactual,
-                                         population=run.population, demand=run.demand,
-                                         growth_streets=list(run.scenario.growth_streets) or None)
-        if run.robust is not None:
-            paths += _write_robust(tmp, run)
-    _say(progress, f"{run.name}: wrote tables, workbook, GeoPackage and figures in "
-                   f"{time.perf_counter() - t0:.1f} s")
+    folder = data_dir_for(scenario, data_dir)
+    _say(progress, f"{scenario.name}: reading the district in {folder}")
+    district = load_district(folder)
+    check_scenario(scenario, district)
+    if workers is None:
+        workers = default_workers() if figures != "none" else 1  # 1: for the counterfactual
+    with FigureDrawer(district, workers, warm=figures != "none") as drawer:
+        run = run_scenario(scenario, progress=progress, solve=False, district=district)
+        population = run.population
+        pyramids = population_figure_specs(population, figures=figures)
+        drawer.submit(pyramids)  # needs no plan: drawn while the solver runs
+        plan, counterfactual = _solve(scenario, district, run.demand, progress, drawer)
+        plan = with_grade_shares(plan, population)
+        counterfactual = with_grade_shares(counterfactual, population)
+        specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
+                                  growth_streets=list(scenario.growth_streets) or None)
+        drawer.submit(specs)  # drawn while the need is assessed and the tables are written
+        need = _assess_need(scenario, district, run.demand, plan, progress)
+        need = dataclasses.replace(need, plan=with_grade_shares(need.plan, population))
+        run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual, need=need)
+        if run.scenario.robust is not None:
+            run = dataclasses.replace(run, robust=_robust(run, progress))
+        t0 = time.perf_counter()
+        with staged_folder(out) as tmp:
+            paths = _write_projection(run, tmp)
+            paths += report.write_plan(tmp, district=district, scenario_name=run.name, plan=plan,
+                                       counterfactual=counterfactual, population=population,
+                                       demand=run.demand, need=need)
+            t1 = time.perf_counter()
+            rendered = drawer.results(order=[s.filename for s in specs + pyramids])
+            for name, png in rendered:
+                (tmp / name).write_bytes(png)
+                paths.append(tmp / name)
+            if run.robust is not None:
+                paths += _write_robust(tmp, run)
+    _say(progress, f"{run.name}: wrote tables, workbook and GeoPackage in {t1 - t0:.1f} s"
+         + (f", {len(rendered)} figures ({drawer.workers} worker processes) by "
+            f"{time.perf_counter() - t0:.1f} s" if rendered else ""))
     return run, _moved(paths, tmp, out)
 
 
@@ -639,7 +700,8 @@ def _robust(run: ScenarioRun, progress):
 
 
 def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_dir=None,
-                progress: Progress | None = None) -> tuple[Mapping[str, ScenarioRun], list[Path]]:
+                progress: Progress | None = None, *,
+                figures: str = "all") -> tuple[Mapping[str, ScenarioRun], list[Path]]:
     """Run several scenarios and write their comparison.
 
     Parameters
@@ -652,6 +714,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
         Output folder; default ``results/compare``. Checked before any work; written as a whole
         at the end, replacing a previous folder.
     progress : callable, optional
+    figures : {"all", "none"}
+        Write the comparison figures, or not (tables only; matplotlib is not loaded).
 
     Returns
     -------
@@ -661,8 +725,10 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
         :func:`capacity.maps.write_compare_figures` (``compare_demand.png``,
         ``compare_shortfall.png``).
     """
-    from capacity import maps, report
+    from capacity import report
 
+    if figures not in ("all", "none"):
+        raise ValueError(f"figures must be 'all' or 'none' for a comparison, got {figures!r}")
     out = check_out_dir(out_dir if out_dir is not None else Path("results") / "compare")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if not loaded:
@@ -684,5 +750,8 @@ def run_compare(scenarios: Sequence[Scenario | str | Path], data_dir=None, out_d
         runs[s.name] = run_scenario(s, progress=progress, district=districts[folder])
     with staged_folder(out) as tmp:
         paths = report.write_compare(tmp, runs)
-        paths += maps.write_compare_figures(tmp, runs)
+        if figures == "all":
+            from capacity import maps
+
+            paths += maps.write_compare_figures(tmp, runs)
     return runs, _moved(paths, tmp, out)

@@ -176,6 +176,35 @@ def test_plan_writes_every_output(tmp_path, scenario, capsys):
     assert "New schools" in captured.out or "new schools" in captured.out.lower()
 
 
+def test_plan_figures_none_and_maps(tmp_path, scenario):
+    none, only_maps = tmp_path / "none", tmp_path / "maps"
+    assert main(["plan", str(scenario), "--data", str(TINY), "--out", str(none), "-q",
+                 "--figures", "none"]) == 0
+    assert (none / "plan.xlsx").is_file() and (none / "schedule.csv").is_file()
+    assert not list(none.glob("*.png"))
+    assert main(["plan", str(scenario), "--data", str(TINY), "--out", str(only_maps), "-q",
+                 "--figures", "maps"]) == 0
+    assert sorted(p.name for p in only_maps.glob("*.png")) == ["siting_kindergarten.png",
+                                                               "siting_primary.png"]
+    # the tables do not depend on the figures
+    for name in ("schedule.csv", "balance.csv", "assignment.csv", "population.csv"):
+        assert (none / name).read_bytes() == (only_maps / name).read_bytes(), name
+
+
+def test_plan_unknown_figure_set_is_a_usage_error(tmp_path, scenario, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["plan", str(scenario), "--figures", "some"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'some'" in capsys.readouterr().err
+
+
+def test_run_plan_unknown_figure_set(scenario):
+    from capacity.pipeline import run_plan
+
+    with pytest.raises(ValueError, match="figures must be one of all, maps, none, got 'pdf'"):
+        run_plan(scenario, TINY, figures="pdf")
+
+
 def test_plan_infeasible_is_one_line(tmp_path, scenario, capsys):
     scenario.write_text(TINY_SCENARIO.replace("primary = 1 }", "primary = 3 }"), encoding="utf-8")
     assert main(["plan", str(scenario), "--data", str(TINY), "--out", str(tmp_path / "o"), "-q"]) == 1
@@ -230,6 +259,19 @@ def test_compare_two_scenarios(tmp_path, scenario, capsys):
     table = pd.read_csv(out / "compare.csv")
     assert {"tiny", "none"} <= set(table.columns)
     assert "Compared 2 scenarios" in capsys.readouterr().out
+
+
+def test_compare_without_figures(tmp_path, scenario):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(scenario), "--data", str(TINY), "--out", str(out), "-q",
+                 "--figures", "none"]) == 0
+    assert (out / "compare.csv").is_file() and not list(out.glob("*.png"))
+    with pytest.raises(SystemExit):  # no 'maps' in a comparison
+        main(["compare", str(scenario), "--figures", "maps"])
+    from capacity.pipeline import run_compare
+
+    with pytest.raises(ValueError, match="'all' or 'none' for a comparison, got 'maps'"):
+        run_compare([scenario], TINY, figures="maps")
 
 
 def test_compare_same_name_twice(tmp_path, scenario, capsys):

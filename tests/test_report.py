@@ -114,6 +114,24 @@ def test_workbook(written):
     assert wb["balance"].column_dimensions["A"].width >= len("street")
 
 
+def test_workbook_cells_by_hand(tmp_path):
+    """Missing values are empty cells; numbers keep their type and get their format."""
+    from openpyxl import load_workbook
+
+    table = pd.DataFrame({"street": ["甲", " B"], "year": [2025, 2026],
+                          "pupils": [1234.56, np.nan], "classes": pd.array([12, None], dtype="Int64"),
+                          "public": [True, False]})
+    path = report.write_workbook(tmp_path / "t.xlsx", {"t": table, "empty": pd.DataFrame()})
+    ws = load_workbook(path)["t"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows == [["street", "year", "pupils", "classes", "public"],
+                    ["甲", 2025, 1234.56, 12, True],
+                    [" B", 2026, None, None, False]]
+    assert [ws.cell(2, j).number_format for j in (2, 3, 4)] == ["0", "#,##0.0", "#,##0"]
+    assert ws.cell(1, 1).font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E3"
+    assert ws.column_dimensions["A"].width == len("street") + 3
+
+
 def test_geopackage(written, tiny):
     out, _, plan, cf, _ = written
     import pyogrio
