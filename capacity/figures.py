@@ -81,6 +81,12 @@ def _siting(district, base, *, plan, counterfactual, level, year):
     return maps.siting_map(district, plan, counterfactual, level, year, base=base)
 
 
+def _spare(district, base, *, plan, level, year):
+    from capacity.spare_map import spare_places_map
+
+    return spare_places_map(district, plan, level, year, base=base)
+
+
 def _demand(district, base, *, balance, level, streets, demand, counterfactual):
     from capacity import maps
 
@@ -96,10 +102,11 @@ def _pyramid(district, base, *, population, year, street, compare_year):
 
 
 #: Figure kinds and the functions that draw them.
-DRAWERS: dict[str, Callable] = {"siting": _siting, "demand": _demand, "pyramid": _pyramid}
+DRAWERS: dict[str, Callable] = {"siting": _siting, "spare": _spare, "demand": _demand,
+                                "pyramid": _pyramid}
 
 #: Kinds that draw on the district's street base layer.
-MAP_KINDS = frozenset({"siting"})
+MAP_KINDS = frozenset({"siting", "spare"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,8 +142,10 @@ def plan_figure_specs(district, plan, counterfactual, demand=None, *, figures: s
     Returns
     -------
     list of FigureSpec
-        ``siting_<level>.png`` (unless no year can be chosen) and, with ``figures="all"``,
-        ``demand_<level>.png``, level by level in the district's order.
+        ``siting_<level>.png`` (the plan's end year, unless no year can be chosen),
+        ``siting_<level>_<year>.png`` (the peak year of places short, when any place is short),
+        ``spare_<level>_<year>.png`` (spare places and utilisation in the last balance year) and,
+        with ``figures="all"``, ``demand_<level>.png``, level by level in the district's order.
     """
     _check_figures(figures)
     if figures == "none":
@@ -149,11 +158,23 @@ def plan_figure_specs(district, plan, counterfactual, demand=None, *, figures: s
     levels = [lv for lv in district.levels["level"] if (plan.balance["level"] == lv).any()]
     if growth_streets is None and figures == "all":
         growth_streets = _growth_streets(demand if demand is not None else plan.balance)
+    from capacity.measures import headline, peaks
+
+    peak = peaks(headline(plan)).set_index("level")
+    last = int(plan.balance["year"].max()) if len(plan.balance) else None
     specs = []
     for level in levels:
         if year is not None:
             specs.append(FigureSpec(f"siting_{level}.png", "siting", {
                 "plan": plan, "counterfactual": counterfactual, "level": level, "year": int(year)}))
+        # the hard year: the peak of places short (when any place is short)
+        if level in peak.index and round(float(peak.loc[level, "places_short"])) > 0:
+            py = int(peak.loc[level, "peak_year"])
+            specs.append(FigureSpec(f"siting_{level}_{py}.png", "siting", {
+                "plan": plan, "counterfactual": counterfactual, "level": level, "year": py}))
+        if last is not None:
+            specs.append(FigureSpec(f"spare_{level}_{last}.png", "spare", {
+                "plan": plan, "level": level, "year": last}))
         if figures == "all":
             specs.append(FigureSpec(f"demand_{level}.png", "demand", {
                 "balance": plan.balance, "level": level, "streets": list(growth_streets),

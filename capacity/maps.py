@@ -448,6 +448,20 @@ def _shortfall(plan, level: str, year: int) -> pd.Series:
     return sel.groupby("street")["shortfall"].sum()
 
 
+def _places_short(plan, level: str, year: int) -> pd.Series:
+    """Places short by street (:mod:`capacity.measures`): pupils of the street without a place plus
+    pupils above the standard class size in the street's schools."""
+    b = plan.balance
+    sel = b[(b["level"] == level) & (b["year"] == year)]
+    return (sel["shortfall"] + sel["overcrowded"]).groupby(sel["street"]).sum()
+
+
+def _late_sites(district, level: str, year: int) -> pd.Series:
+    """Candidate sites of ``level`` that cannot open by ``year`` (their earliest year is later)."""
+    s = district.sites[district.sites["level"] == level]
+    return s.loc[s["earliest_year"] > year, "site"]
+
+
 def _new_schools(base: StreetBase, plan, level: str, year: int) -> pd.DataFrame:
     """The plan's new schools of ``level`` open by ``year``, with ``x, y`` (metres); a site without
     coordinates is drawn at its street's point."""
@@ -466,7 +480,7 @@ def _school_text(open_year, classes, cjk: bool) -> str:
 
 def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *,
                show_candidates: bool = True, base: StreetBase | None = None) -> Figure:
-    """Two maps of one level: shortfall without the new schools, and with them.
+    """Two maps of one level: places short without the new schools, and with them.
 
     Parameters
     ----------
@@ -475,11 +489,13 @@ def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *
     plan, counterfactual
         The plan and the plan without new schools (``balance``; the plan's ``schedule``).
     level, year
-        The level and the year whose shortfall (pupils of the street without a place) is shown.
+        The level and the year whose places short (pupils of the street without a place plus
+        pupils above the standard class size in the street's schools) are shown.
     ax
         Optional pair of Axes to draw into; default a new figure.
     show_candidates
-        Also mark candidate sites of the level that do not open (small grey circles).
+        Also mark candidate sites of the level that do not open: small grey circles where the site
+        could have opened by ``year``, grey crosses where it cannot open by then.
     base
         The district's :func:`street_base` (default: built here); pass it to draw several maps
         of a district from one base.
@@ -487,7 +503,7 @@ def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *
     Returns
     -------
     matplotlib.figure.Figure
-        Streets shaded on one colour scale (colour bar in pupils without a place), new schools as
+        Streets shaded on one colour scale (colour bar in places short), new schools as
         markers labelled with opening year and size in classes (e.g. ``2023 · 24班``), street
         names, scale bar, north arrow, title and a note when boundaries are approximate.
     """
@@ -501,8 +517,8 @@ def siting_map(district, plan, counterfactual, level: str, year: int, ax=None, *
 def _siting_map(district, base, plan, counterfactual, level, year, ax, show_candidates):
     cjk = base.cjk
     codes = pd.Index(base.streets)
-    before = _shortfall(counterfactual, level, year).reindex(codes).fillna(0.0).to_numpy(float)
-    after = _shortfall(plan, level, year).reindex(codes).fillna(0.0).to_numpy(float)
+    before = _places_short(counterfactual, level, year).reindex(codes).fillna(0.0).to_numpy(float)
+    after = _places_short(plan, level, year).reindex(codes).fillna(0.0).to_numpy(float)
     vmax = max(1.0, float(np.nanmax(np.r_[before, after])))
     norm = Normalize(0, vmax)
     cmap = mpl.colormaps[SHORTFALL_CMAP]
@@ -567,9 +583,14 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
             if show_candidates:
                 cand = district.sites[(district.sites["level"] == level)
                                       & ~district.sites["site"].isin(schools["site"])]
-                if len(cand):
-                    cxy = base.site_xy.reindex(cand["site"])
+                late = cand["site"].isin(_late_sites(district, level, year))
+                if (~late).any():  # could have opened by the year, not chosen
+                    cxy = base.site_xy.reindex(cand.loc[~late, "site"])
                     a.scatter(cxy["x"], cxy["y"], s=10, facecolor="none", edgecolor="0.45", linewidth=0.6,
+                              zorder=4)
+                if late.any():  # could not open by the year
+                    cxy = base.site_xy.reindex(cand.loc[late, "site"])
+                    a.scatter(cxy["x"], cxy["y"], s=14, marker="x", color="0.55", linewidth=0.7,
                               zorder=4)
             if len(schools):
                 a.scatter(schools["x"], schools["y"], s=70, marker="^", color=SCHOOL_COLOUR,
@@ -595,29 +616,31 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
         _north_arrow(a, xlim[1] - 0.25 * m_per_in, ylim[1] - 0.22 * m_per_in, 0.3 * m_per_in)
 
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-    unit = f"pupils without a place in {year} (by home street)"
+    unit = f"places short in {year} (pupils without a place + pupils above the standard class size)"
     if cax is not None:
         cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
     else:
         cb = fig.colorbar(sm, ax=axes, orientation="horizontal", shrink=0.5, pad=0.03)
     cb.set_label(unit)
-    handles = [Patch(facecolor=(0.96, 0.96, 0.96), edgecolor="0.45", label="no shortfall"),
+    handles = [Patch(facecolor=(0.96, 0.96, 0.96), edgecolor="0.45", label="no place short"),
                Line2D([], [], marker="^", linestyle="none", color=SCHOOL_COLOUR, markeredgecolor="white",
                       markersize=9, label="new school: opening year · classes")]
     if show_candidates:
         handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
-                              markeredgecolor="0.45", markersize=4, label="candidate site, not opened"))
+                              markeredgecolor="0.45", markersize=4, label="candidate site, not chosen"))
+        handles.append(Line2D([], [], marker="x", linestyle="none", color="0.55", markersize=5,
+                              label=f"candidate site that cannot open by {year}"))
     if own:
         fig.legend(handles=handles, loc="lower right", bbox_to_anchor=(0.995, 0.02), frameon=False,
                    fontsize=7.5)
     else:
         axes[1].legend(handles=handles, loc="best", frameon=True, framealpha=0.9, fontsize=7.5)
     name = getattr(district, "name_zh", "") if cjk else getattr(district, "name", "")
-    title = f"{name} — {_level_label(district, level, cjk)}: pupils without a place in {year}"
+    title = f"{name} — {_level_label(district, level, cjk)}: places short in {year}"
     if own:
         fig.suptitle(title, fontsize=13, x=0.01, y=0.975, ha="left")
-        notes = ["Shortfall: pupils of the level living in the street who get no place within the "
-                 "catchment, at the legal maximum class size."]
+        notes = ["Places short: pupils of the street with no place within the catchment, plus pupils "
+                 "above the standard class size in the street's schools."]
         if base.approximate:
             notes.append("Street boundaries approximate.")
         fig.text(0.01, 0.08 / fig.get_figheight(), "  ".join(notes), fontsize=7.5, color="0.3",
