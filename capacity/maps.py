@@ -459,6 +459,8 @@ def _places_short(plan, level: str, year: int) -> pd.Series:
 def _late_sites(district, level: str, year: int) -> pd.Series:
     """Candidate sites of ``level`` that cannot open by ``year`` (their earliest year is later)."""
     s = district.sites[district.sites["level"] == level]
+    if "earliest_year" not in s:
+        return s["site"].iloc[0:0]
     return s.loc[s["earliest_year"] > year, "site"]
 
 

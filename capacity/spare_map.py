@@ -53,6 +53,8 @@ def spare_places_map(district, plan, level: str, year: int, *, base=None) -> Fig
 
 def _draw(district, base, plan, level, year):
     b = plan.balance
+    if "enrolled_here" not in b:  # pupils taught in the street: by home street when not given
+        b = b.assign(enrolled_here=b["assigned"])
     sel = b[(b["level"] == level) & (b["year"] == year)].groupby("street")[
         ["places", "enrolled_here", "overcrowded"]].sum()
     codes = pd.Index(base.streets)

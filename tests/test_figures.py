@@ -28,13 +28,20 @@ def _names(specs):
 
 def test_specs_per_figure_set(tiny, run):
     all_ = fg.plan_figure_specs(tiny, run.plan, run.counterfactual, run.demand, growth_streets=["C"])
-    assert _names(all_) == ["siting_kindergarten.png", "demand_kindergarten.png",
-                            "siting_primary.png", "demand_primary.png"]
+    # per level: the end-year siting map, the peak-year one (kindergarten 2025, primary 2022 in the
+    # synthetic plan), spare places in the last year, the demand chart
+    assert _names(all_) == ["siting_kindergarten.png", "siting_kindergarten_2025.png",
+                            "spare_kindergarten_2025.png", "demand_kindergarten.png",
+                            "siting_primary.png", "siting_primary_2022.png", "spare_primary_2025.png",
+                            "demand_primary.png"]
     maps_only = fg.plan_figure_specs(tiny, run.plan, run.counterfactual, run.demand, figures="maps")
-    assert _names(maps_only) == ["siting_kindergarten.png", "siting_primary.png"]
+    assert _names(maps_only) == [n for n in _names(all_) if not n.startswith("demand_")]
     assert fg.plan_figure_specs(tiny, run.plan, run.counterfactual, figures="none") == []
     # the siting year: the latest opening year of a new school (k1 2022, p1 2023)
-    assert {s.kwargs["year"] for s in maps_only} == {2023}
+    assert {s.kwargs["year"] for s in maps_only if "_20" not in s.filename} == {2023}
+    assert {s.filename: s.kwargs["year"] for s in maps_only if "_20" in s.filename} == {
+        "siting_kindergarten_2025.png": 2025, "spare_kindergarten_2025.png": 2025,
+        "siting_primary_2022.png": 2022, "spare_primary_2025.png": 2025}
     assert _names(fg.population_figure_specs(run.population, pyramid_streets=["C"])) == [
         "pyramid.png", "pyramid_C.png"]
     assert fg.population_figure_specs(run.population, figures="maps") == []
@@ -72,8 +79,10 @@ def test_write_plan_figures_maps_only(tiny, run, tmp_path):
     paths = maps.write_plan_figures(tmp_path, district=tiny, plan=run.plan,
                                     counterfactual=run.counterfactual, population=run.population,
                                     demand=run.demand, figures="maps")
-    assert sorted(p.name for p in paths) == ["siting_kindergarten.png", "siting_primary.png"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["siting_kindergarten.png", "siting_primary.png"]
+    expected = ["siting_kindergarten.png", "siting_kindergarten_2025.png", "siting_primary.png",
+                "siting_primary_2022.png", "spare_kindergarten_2025.png", "spare_primary_2025.png"]
+    assert sorted(p.name for p in paths) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
     assert maps.write_plan_figures(tmp_path / "none", district=tiny, plan=run.plan,
                                    counterfactual=run.counterfactual, population=run.population,
                                    demand=run.demand, figures="none") == []

@@ -127,7 +127,8 @@ def test_write_figures_and_no_leak(tiny, tmp_path):
                                     demand=r.demand, growth_streets=["C"], pyramid_streets=["C"])
     names = sorted(p.name for p in paths)
     assert names == ["demand_kindergarten.png", "demand_primary.png", "pyramid.png", "pyramid_C.png",
-                     "siting_kindergarten.png", "siting_primary.png"]
+                     "siting_kindergarten.png", "siting_kindergarten_2025.png", "siting_primary.png",
+                     "siting_primary_2022.png", "spare_kindergarten_2025.png", "spare_primary_2025.png"]
     for p in paths:
         assert p.stat().st_size > 10_000
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
