@@ -303,18 +303,26 @@ _worker: dict = {}
 
 
 def _exit_with_parent() -> None:
-    """Ask Linux to end this worker when the process that started it dies, even by SIGKILL
-    (``prctl(PR_SET_PDEATHSIG, SIGTERM)``; no thread needed). Elsewhere nothing is done: the pool
-    still ends its workers on every normal exit."""
+    """End this worker when the process that started it dies, even by SIGKILL.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (no thread needed), and if that parent is already
+    gone, exit now. The worker also drops any SIGTERM handler inherited through ``fork`` (the
+    command line's turns SIGTERM into an exception), so SIGTERM ends it too. Elsewhere the pool
+    still ends its workers on every normal exit.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if not sys.platform.startswith("linux"):
         return
+    parent = os.getppid()
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # no C library handle: keep the default
-        pass
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _init_worker(district, cjk: bool | None, warm: bool) -> None:

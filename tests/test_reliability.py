@@ -158,6 +158,31 @@ def test_killed_plan_leaves_the_previous_results_intact(sig, tmp_path, scenario)
         assert proc.returncode == -signal.SIGKILL
         assert len(left) == 1 and left[0].startswith("out.tmp-")
     proc.stderr.close()
+    assert _workers_of(str(other)) == [], "a figure worker outlived the killed run"
+
+
+def _workers_of(marker: str, wait: float = 10.0) -> list[int]:
+    """Processes (Linux /proc) whose command line names ``marker``, after up to ``wait`` seconds
+    for them to end (a hang guard, not a timing)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for d in proc.iterdir():
+            if d.name.isdigit():
+                try:
+                    cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    state = next((ln for ln in (d / "status").read_text().splitlines()
+                                  if ln.startswith("State:")), "")
+                except OSError:
+                    continue
+                if marker in cmd and "Z" not in state.split()[1:2]:  # zombies have ended
+                    found.append(int(d.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 # ------------------------------------------------------------------------------------------------
