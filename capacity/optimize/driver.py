@@ -165,6 +165,69 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
     return records, values, len(order)
 
 
+@dataclass(frozen=True)
+class StageOutcome:
+    """A solved built model: the stage ``records``, the solution ``values``, ``solve_seconds``,
+    the ``deadline`` (``time.perf_counter()`` seconds; None without a time limit), the last stage
+    with a solution (``final``), whether every stage was proven optimal, and the largest gap."""
+
+    records: list
+    values: np.ndarray
+    solve_seconds: float
+    deadline: float | None
+    final: dict
+    optimal: bool
+    gap: float | None
+
+    def report_fields(self) -> dict:
+        """The :class:`~capacity.optimize.results.SolverReport` fields the stages decide."""
+        f = self.final
+        return {"status": f["status"],
+                "sol_status": f["sol_status"] if self.optimal else status_names(1, 2)[1],
+                "objective": f["objective"], "bound": f["bound"], "gap": self.gap,
+                "optimal": self.optimal, "solve_seconds": self.solve_seconds,
+                "stages": tuple({k: v for k, v in r.items() if not k.startswith("_")}
+                                for r in self.records)}
+
+    def messages(self) -> list[str]:
+        return [] if self.optimal else [
+            "not proven optimal (time limit or stopped early): the plan is the best found"]
+
+
+def solve_built(b: BuiltModel, options: SolverOptions, params: PlanParameters, is_mip: bool,
+                diagnose) -> StageOutcome:
+    """Solve a built model within ``options.time_limit`` and read the outcome honestly.
+
+    Raises
+    ------
+    InfeasiblePlan
+        The solver proves the model infeasible; the message is ``diagnose(options)``.
+    RuntimeError
+        No solution for another reason (named, with the time limit when it was reached).
+    """
+    from capacity.optimize.parameters import InfeasiblePlan
+
+    deadline = None if options.time_limit is None else time.perf_counter() + float(options.time_limit)
+    t0 = time.perf_counter()
+    records, values, n_stages = run(b, options, deadline, params, is_mip)
+    solve_seconds = time.perf_counter() - t0
+    if values is None:
+        last = records[-1]
+        if last["_status"] == pulp.constants.LpStatusInfeasible:
+            raise InfeasiblePlan(diagnose(options))
+        msg = f"no solution: solver status {last['status']} / {last['sol_status']}"
+        if deadline is not None and time.perf_counter() >= deadline - 0.5:
+            msg += f" (time limit {options.time_limit:g} s reached before a first solution)"
+        raise RuntimeError(msg)
+    # if a later stage found nothing, the previous stage's solution stands
+    final = next(r for r in reversed(records) if r["objective"] is not None)
+    gaps = [r["gap"] for r in records if r["gap"] is not None]
+    return StageOutcome(records=records, values=values, solve_seconds=solve_seconds,
+                        deadline=deadline, final=final,
+                        optimal=all(r["optimal"] for r in records) and len(records) == n_stages,
+                        gap=max(gaps) if gaps else None)
+
+
 def run(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters, is_mip: bool):
     """Solve a built model, apart by level when it can be; returns (records, values, stages)."""
     if b.components:

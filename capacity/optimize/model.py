@@ -16,7 +16,6 @@ from capacity.optimize.index import build_index, check_parameters, normalise_tab
 from capacity.optimize.objective import term_values
 from capacity.optimize.parameters import InfeasiblePlan, PlanParameters, SolverOptions
 from capacity.optimize.results import Plan, SolverReport, plan_tables
-from capacity.optimize.solver import status_names
 
 
 def build_model(ix, relax: frozenset[str] = frozenset()) -> tuple[BuiltModel, object]:
@@ -128,50 +127,23 @@ class SchoolPlanModel:
         if self._built is None:
             self.build()
         b = self._built
-        deadline = None if options.time_limit is None else time.perf_counter() + float(options.time_limit)
-        t0 = time.perf_counter()
-        records, values, n_stages = driver.run(b, options, deadline, self.params,
-                                               is_mip=bool(len(self.index.options)))
-        solve_seconds = time.perf_counter() - t0
-        last = records[-1]
-        if values is None:
-            if last["_status"] == pulp.constants.LpStatusInfeasible:
-                raise InfeasiblePlan(self._diagnose(options))
-            msg = f"no solution: solver status {last['status']} / {last['sol_status']}"
-            if deadline is not None and time.perf_counter() >= deadline - 0.5:
-                msg += f" (time limit {options.time_limit:g} s reached before a first solution)"
-            raise RuntimeError(msg)
+        out = driver.solve_built(b, options, self.params, bool(len(self.index.options)), self._diagnose)
         # the stages once more as LPs with the schedule fixed (no lexicographic slack left), ties
         # spread pro rata over the places (every stage's value kept), then artefacts cleaned
-        values, polish_note = polish.polish(b, self.params, options, deadline, values)
+        values, polish_note = polish.polish(b, self.params, options, out.deadline, out.values)
         values, share_note = sharing.share_ties(self.index, self._frame, values)
         values = clean.clean_values(self.index, self._frame, values)
-        # if a later stage found nothing, the previous stage's solution stands
-        final = next(r for r in reversed(records) if r["objective"] is not None)
-        optimal = all(r["optimal"] for r in records) and len(records) == n_stages
-        gaps = [r["gap"] for r in records if r["gap"] is not None]
-        msgs = []
-        if not optimal:
-            msgs.append("not proven optimal (time limit or stopped early): the plan is the best found")
-        msgs += self.notes
-        msgs += [n for n in (polish_note, share_note) if n]
+        msgs = out.messages() + self.notes + [n for n in (polish_note, share_note) if n]
         mean_travel, max_travel = travel.travel_by_level(self.index, b.offsets, values)
         report = SolverReport(
             solver=options.solver.lower(),
-            status=final["status"],
-            sol_status=final["sol_status"] if optimal else status_names(1, 2)[1],
-            objective=final["objective"],
-            bound=final["bound"],
-            gap=max(gaps) if gaps else None,
-            optimal=optimal,
+            **out.report_fields(),
             build_seconds=b.seconds,
-            solve_seconds=solve_seconds,
             message="; ".join(msgs) if msgs else "optimal",
             method=self.params.method,
             variables=len(b.V),
             binaries=len(self.index.options),
             constraints=b.n_constraints,
-            stages=tuple({k: v for k, v in r.items() if not k.startswith("_")} for r in records),
             unreachable=tuple(self.unreachable),
             mean_travel=mean_travel,
             max_travel=max_travel,

@@ -58,7 +58,6 @@ from capacity.optimize.index import build_index, check_parameters, normalise_tab
 from capacity.optimize.objective import define_terms
 from capacity.optimize.parameters import InfeasiblePlan, PlanParameters, SolverOptions
 from capacity.optimize.results import SolverReport, _jsonable, plan_tables
-from capacity.optimize.solver import status_names
 
 #: The measures a robust plan can minimise.
 MEASURES = ("expected", "cvar")
@@ -323,37 +322,22 @@ class RobustPlanModel:
         if self._built is None:
             self.build()
         b = self._built
-        deadline = None if options.time_limit is None else time.perf_counter() + float(options.time_limit)
-        t0 = time.perf_counter()
-        records, values, n_stages = driver.run(b, options, deadline, self.params,
-                                               is_mip=bool(len(self.indices[0].options)))
-        solve_seconds = time.perf_counter() - t0
-        if values is None:
-            last = records[-1]
-            if last["_status"] == pulp.constants.LpStatusInfeasible:
-                raise InfeasiblePlan(self._diagnose(options))
-            raise RuntimeError(f"no solution: solver status {last['status']} / {last['sol_status']}")
-        final = next(r for r in reversed(records) if r["objective"] is not None)
-        optimal = all(r["optimal"] for r in records) and len(records) == n_stages
-        gaps = [r["gap"] for r in records if r["gap"] is not None]
+        out = driver.solve_built(b, options, self.params, bool(len(self.indices[0].options)),
+                                 self._diagnose)
+        values = out.values
         futures, measures = self._future_values(values)
-        msgs = ([] if optimal else ["not proven optimal (time limit or stopped early): the plan is the "
-                                    "best found"]) + self.notes
+        msgs = out.messages() + self.notes
         X0, N = b.offsets[3], b.offsets[4]
         x = np.round(values[X0:N])
         opt = self.indices[0].options
         report = SolverReport(
-            solver=options.solver.lower(), status=final["status"],
-            sol_status=final["sol_status"] if optimal else status_names(1, 2)[1],
-            objective=final["objective"], bound=final["bound"], gap=max(gaps) if gaps else None,
-            optimal=optimal, build_seconds=b.seconds, solve_seconds=solve_seconds,
+            solver=options.solver.lower(), **out.report_fields(), build_seconds=b.seconds,
             message="; ".join(msgs) if msgs else "optimal", method=self.params.method,
             shortfall=float(measures.loc[measures["term"] == "shortfall", "value"].sum()),
             overcrowding=float(measures.loc[measures["term"] == "overcrowding", "value"].sum()),
             travel=float(measures.loc[measures["term"] == "travel", "value"].sum()),
             cost=float((x * opt["cost"].to_numpy()).sum()), early=float((x * opt["early"].to_numpy()).sum()),
             variables=len(b.V), binaries=len(opt), constraints=b.n_constraints,
-            stages=tuple({k: v for k, v in r.items() if not k.startswith("_")} for r in records),
         )
         self._values = values
         self.plan = RobustPlan(schedule=self.future_plan(0).schedule, futures=futures, measures=measures,
