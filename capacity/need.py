@@ -38,7 +38,8 @@ from capacity.measures import headline
 from capacity.optimize import PlanParameters, SchoolPlanModel, SolverOptions
 from capacity.optimize.parameters import NEED_ORDER
 
-__all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "need_table"]
+__all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "need_table",
+           "needed_plan"]
 
 #: Columns of ``need.csv``.
 NEED_COLUMNS = ("level", "plan_schools", "needed_schools", "plan_places", "needed_places",
@@ -90,9 +91,21 @@ def assess_need(demand, supply, sites, distance_km, params: PlanParameters,
     -------
     NeedAssessment
     """
-    model = SchoolPlanModel(demand, supply, sites, distance_km, need_parameters(params))
-    needed = model.solve(options).plan
+    needed = needed_plan(demand, supply, sites, distance_km, params, options)
     return NeedAssessment(plan=needed, table=need_table(needed, plan, params, street_names))
+
+
+def needed_plan(demand, supply, sites, distance_km, params: PlanParameters,
+                options: SolverOptions | None = None):
+    """The needs assessment's schedule solved as a plan (the plan's ``params`` turned into the
+    assessment's by :func:`need_parameters`); :func:`assess_need` without the comparison.
+
+    Returns
+    -------
+    Plan
+    """
+    model = SchoolPlanModel(demand, supply, sites, distance_km, need_parameters(params))
+    return model.solve(options).plan
 
 
 def need_table(needed, plan=None, params: PlanParameters | None = None,
