@@ -51,7 +51,7 @@ def need_parameters(params: PlanParameters) -> PlanParameters:
     """The plan's parameters turned into the needs assessment's (see the module docstring)."""
     return replace(params, new_schools=None, count_rule="at_most", plan_end=params.last_year,
                    places_rule="off", kindergarten_new_places=None, method="lexicographic",
-                   objective_order=NEED_ORDER)
+                   objective_order=NEED_ORDER, assignment_stages=("travel",))
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def polish(built, params, options, deadline, values: np.ndarray) -> tuple[np.nda
     """
     X0, N = built.offsets[3], built.offsets[4]
     x = np.round(values[X0:N])
-    stages = stage_objectives(built.terms, params)
+    stages = stage_objectives(built.terms, params, assignment=True)
     if options.solver.lower() == "highs":
         out, term = _polish_highs(built, stages, options, deadline, X0, N, x)
     else:
