@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from capacity import optimize as opt
 from capacity.optimize import (
     DEFAULT_WEIGHTS,
     InfeasiblePlan,

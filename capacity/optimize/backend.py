@@ -62,9 +62,9 @@ class LinearArrays:
                 cols.extend(c_)
                 vals.extend(v_)
                 rows.extend([r] * len(items))
-            l, u = con.getLb(), con.getUb()
-            lo.append(-INF if l is None else float(l))
-            hi.append(INF if u is None else float(u))
+            low, up = con.getLb(), con.getUb()
+            lo.append(-INF if low is None else float(low))
+            hi.append(INF if up is None else float(up))
             names.append(name)
             r += 1
         n = len(V)
@@ -233,3 +233,26 @@ class HighsModel:
         out = res.values.copy()
         out[ic] = x
         return out
+
+
+def solve_lp(c, A_ub, b_ub, A_eq, b_eq, bounds, options: SolverOptions | None = None):
+    """``min c @ x`` s.t. ``A_ub x <= b_ub``, ``A_eq x = b_eq``, ``bounds[:, 0] <= x <=
+    bounds[:, 1]`` (scipy's ``linprog`` arguments, sparse matrices) on HiGHS.
+
+    Returns
+    -------
+    (ndarray or None, str)
+        The optimal ``x`` and ``"optimal"``, or None and HiGHS's model status.
+    """
+    A = sparse.vstack([sparse.csr_matrix(A_ub), sparse.csr_matrix(A_eq)]).tocsr()
+    n_ub = A_ub.shape[0]
+    lo = np.r_[np.full(n_ub, -INF), np.asarray(b_eq, float)]
+    hi = np.r_[np.asarray(b_ub, float), np.asarray(b_eq, float)]
+    bounds = np.asarray(bounds, float)
+    arrays = LinearArrays(A=A, row_lower=lo, row_upper=hi, col_lower=bounds[:, 0], col_upper=bounds[:, 1],
+                          integer=np.zeros(A.shape[1], dtype=bool), row_names=())
+    model = HighsModel(arrays, options or SolverOptions(time_limit=None), mip=False)
+    res = model.run(np.asarray(c, float), None)
+    if res.sol_status != C.LpSolutionOptimal:
+        return None, model.h.modelStatusToString(model.h.getModelStatus())
+    return res.values, "optimal"
