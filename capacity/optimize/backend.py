@@ -210,11 +210,22 @@ class HighsModel:
         """``start`` with its continuous part re-optimised for ``cost``, the integer columns fixed at
         their (rounded) values: a MIP start as good as the schedule allows (``start`` unchanged
         when that linear programme has no optimum)."""
+        return self.with_schedule_fixed(cost, start, time_limit)[0]
+
+    def with_schedule_fixed(self, cost: np.ndarray, start: np.ndarray,
+                            time_limit: float | None) -> tuple[np.ndarray, bool]:
+        """``(values, True)``: the integer columns of ``start`` rounded and fixed, the continuous
+        columns optimal for ``cost`` (a linear programme); ``(start, False)`` when it has no optimum.
+
+        A MILP solution may hold an integer column at, say, 7e-7 (within HiGHS's integrality
+        tolerance) and use that sliver of a school's places; its objective is then a little better
+        than any true schedule gives. Fixed after rounding, the objective is one a schedule reaches.
+        """
         import highspy
 
         ic = self.integer_cols
         if not len(ic):
-            return start
+            return start, False
         h = self.h
         lp = h.getLp()
         lo = np.asarray(lp.col_lower_)[ic]
@@ -229,10 +240,10 @@ class HighsModel:
             h.changeColsBounds(len(ic), ic, lo, hi)
             h.changeColsIntegrality(len(ic), ic, np.full(len(ic), highspy.HighsVarType.kInteger))
         if res.values is None or res.sol_status != C.LpSolutionOptimal:
-            return start
+            return start, False
         out = res.values.copy()
         out[ic] = x
-        return out
+        return out, True
 
 
 def solve_lp(c, A_ub, b_ub, A_eq, b_eq, bounds, options: SolverOptions | None = None):

@@ -128,10 +128,17 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
             bound = res.bound + const if has and res.bound is not None else None
             if not _suspicious(optimal, obj, bound, options):
                 break
+        values = res.values
+        if has and model.mip:
+            # the stage's value at its schedule rounded (see HighsModel.with_schedule_fixed): the
+            # optimum fixed for the next stages is then one a schedule reaches
+            fixed, ok = model.with_schedule_fixed(cost, values, tl)
+            if ok:
+                values, obj = fixed, float(cost @ fixed) + const
         records.append(_record(term, res.status, res.sol_status, obj, bound, optimal, t0, c0))
         if not has:
             break
-        values = start = res.values
+        start = values
         if k < len(stages) - 1:
             model.add_row_le(cost, obj + lex_slack(obj, params) - const)
     return records, values
