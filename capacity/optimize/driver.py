@@ -117,7 +117,7 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
         tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
         cost, const = expression_vector(e, pos, n)
         t0, c0 = time.perf_counter(), time.process_time()
-        if start is not None and model.mip and (cost[continuous] != 0).any() and not __import__("os").environ.get("NOLPS"):
+        if start is not None and model.mip and (cost[continuous] != 0).any():
             # the schedule found so far with its best assignment for this stage: a good incumbent
             # from the start, which lets HiGHS fix columns by reduced cost at once
             start = model.relaxed_start(cost, start, tl)
