@@ -1,5 +1,6 @@
-"""Solver plumbing: PuLP's HiGHS interface made silent and given a MIP start, the CBC fallback,
-and reading PuLP's status pair honestly (a time-limit stop is *not* optimal)."""
+"""Solver plumbing: the CBC fallback through PuLP, HiGHS's banner silenced, and reading PuLP's
+status pair honestly (a time-limit stop is *not* optimal). HiGHS itself runs through
+:mod:`capacity.optimize.backend`."""
 
 from __future__ import annotations
 
@@ -42,15 +43,9 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 
 
 def _make_solver(options: SolverOptions, time_limit: float | None, start: dict | None = None):
+    """The PuLP solver of the CBC path (HiGHS, the default, runs through
+    :mod:`capacity.optimize.backend`, not through PuLP)."""
     name = options.solver.lower()
-    if name == "highs":
-        solver = _HiGHS(
-            msg=options.msg, timeLimit=time_limit, gapRel=options.mip_gap, threads=options.threads
-        )
-        if not solver.available():
-            raise RuntimeError("solver 'highs' is not available: install highspy (pip install highspy)")
-        solver.start = start
-        return solver
     if name == "cbc":
         cls = getattr(pulp, "PULP_CBC_CMD", None) or getattr(pulp, "COIN_CMD", None)
         solver = None
@@ -103,57 +98,3 @@ def _stdout_fd_silenced():
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
-
-
-class _HiGHS(pulp.HiGHS):
-    """PuLP's HiGHS interface, plus a MIP start (the previous lexicographic stage's solution) and a
-    silent solve with ``msg=False`` (PuLP sets ``output_flag=False`` only after highspy's constructor
-    has printed its banner; see ``_stdout_fd_silenced``)."""
-
-    start: dict | None = None
-
-    def createAndConfigureSolver(self, lp):  # noqa: N802 (PuLP's name)
-        if self.msg:
-            return super().createAndConfigureSolver(lp)
-        with _stdout_fd_silenced():
-            super().createAndConfigureSolver(lp)
-        lp.solverModel.setOptionValue("output_flag", False)
-        lp.solverModel.setOptionValue("log_to_console", False)
-
-    def callSolver(self, lp):  # noqa: N802 (PuLP's name)
-        if self.start:
-            try:
-                import highspy
-
-                sol = highspy.HighsSolution()
-                vals = [0.0] * lp.solverModel.getNumCol()
-                for var in lp.variables():
-                    vals[var.index] = self.start.get(var.name, 0.0)
-                sol.col_value = vals
-                sol.value_valid = True
-                lp.solverModel.setSolution(sol)
-            except Exception:  # a start is only a hint  # noqa: BLE001
-                pass
-        # HiGHS keeps one thread scheduler per process, sized by the first solve; a later solve
-        # asking for another number of threads then stops at once with "Not Solved". Resetting it
-        # makes every solve use its own ``threads`` option, whatever ran before in the process.
-        lp.solverModel.resetGlobalScheduler(True)
-        lp.solverModel.run()
-
-
-def highs_bound(prob, obj, optimal, is_mip) -> float | None:
-    """Dual bound of the last HiGHS run (``mip_dual_bound`` for a MIP; the objective for a solved LP)."""
-    h = getattr(prob, "solverModel", None)
-    if h is None:
-        return obj if optimal else None
-    try:
-        info = h.getInfo()
-        if is_mip and getattr(info, "mip_node_count", -1) >= 0:
-            bound = float(info.mip_dual_bound)
-            if math.isfinite(bound):
-                return bound
-        return obj if optimal else None
-    except Exception:  # noqa: BLE001
-        return obj if optimal else None
-
-
