@@ -7,7 +7,9 @@ numpy (no solver object).
   pupils), ``avail`` (first year the pool has any place), ``psi`` (street position).
 * ``options``: one row per open option ``(site, year, classes)`` inside the plan period: ``opt, site,
   street, level, year, classes, std, over`` (places it adds, pupils), ``cost`` (million CNY),
-  ``early`` (years before ``plan_end``), ``pool``, ``public``, ``inclusive``.
+  ``early`` (years before ``plan_end``), ``pool``, ``public``, ``inclusive``, ``kind``,
+  ``converts`` (a conversion) and ``from_pool`` (the pool a conversion takes its places from; -1
+  for other options; :mod:`capacity.optimize.conversion`).
 * ``nodes``: one row per street x level x year with pupils: ``node, street, level, year, pupils, si``.
 * ``arcs``: one row per (node, pool) inside the catchment once the pool has places: ``a, node,
   street, level, year, pupils, pool, pstreet, dist`` (km between street points; 0 in the own street).
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.grades import grade_places
+from capacity.optimize.conversion import check_conversion_rows, conversion_sources
 from capacity.optimize.parameters import (
     DEFAULT_CATCHMENT_KM,
     DEFAULT_CLASS_SIZE,
@@ -46,9 +49,14 @@ def parse_sizes(value) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-#: Kinds of candidate site: a new school, or extra classes at existing places (内部挖潜 / 改扩建;
-#: the site joins the pool of existing places of its street, level and type).
-SITE_KINDS = ("new", "expansion")
+#: Kinds of candidate site: a new school, extra classes at existing places (``expansion``: 内部挖潜 /
+#: 改扩建; the site joins the pool of existing places of its street, level and type), or private
+#: non-inclusive kindergarten places made inclusive through a subsidy (``conversion``: 普惠 by
+#: purchased places; see :func:`conversions`).
+SITE_KINDS = ("new", "expansion", "conversion")
+#: Optional columns of the sites table after the required ones (``annual_cost_per_place``: yuan per
+#: place per year, conversions only).
+SITE_EXTRA = ("cost_per_class", "public", "inclusive", "places", "kind", "annual_cost_per_place")
 #: Columns of a distance (cost) table in long form.
 LONG_COLUMNS = ("origin", "destination", "cost")
 
@@ -110,14 +118,15 @@ def normalise_tables(demand, supply, sites, distance_km):
     sup["places"] = sup["places"].astype(float)
     scols = ["site", "street", "level", "earliest_year", "sizes"]
     if sites is None or len(sites) == 0:
-        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive", "places", "kind"])
+        sit = pd.DataFrame(columns=[*scols, *SITE_EXTRA])
     else:
         sit = pd.DataFrame(sites).copy()
         for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True),
-                           ("places", np.nan), ("sizes", None), ("kind", "new")):
+                           ("places", np.nan), ("sizes", None), ("kind", "new"),
+                           ("annual_cost_per_place", np.nan)):
             if c not in sit:
                 sit[c] = default
-        sit = sit[[*scols, "cost_per_class", "public", "inclusive", "places", "kind"]]
+        sit = sit[[*scols, *SITE_EXTRA]]
     sit["site"] = sit["site"].astype(str)
     sit["street"] = sit["street"].astype(str)
     sit["kind"] = sit["kind"].fillna("new").astype(str)
@@ -144,6 +153,7 @@ def normalise_tables(demand, supply, sites, distance_km):
     sit["cost_per_class"] = pd.to_numeric(sit["cost_per_class"], errors="coerce").fillna(0.0).astype(float)
     for c in ("public", "inclusive"):
         sit[c] = _to_bool(sit[c]).astype(bool)
+    sit = check_conversion_rows(sit)
     if sit["site"].duplicated().any():
         raise ValueError(f"duplicate site ids: {sorted(sit.loc[sit['site'].duplicated(), 'site'])}")
     dist = distance_matrix(distance_km)
@@ -294,6 +304,7 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     opt.loc[given, "over"] = 0.0
     opt["cost"] = opt["classes"] * opt["cost_per_class"]
     opt["early"] = (p.plan_end - opt["year"]).astype(float)
+    opt = conversion_sources(opt, ex, kg, p.plan_end)  # conversions: cost per year, no overcrowding
 
     # pools
     pools = pd.concat([ex[pkey], opt[pkey]]).drop_duplicates().sort_values(pkey).reset_index(drop=True)
@@ -306,6 +317,10 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     pools["pool"] = np.arange(len(pools))
     pools["psi"] = pools["pstreet"].map(sidx).astype(int)
     opt = opt.merge(pools[[*pkey, "pool"]], on=pkey, how="left")
+    # a conversion takes its places from the private non-inclusive pool of its street
+    src = pools.loc[(pools["level"] == kg) & ~pools["pub"] & ~pools["inc"], ["pstreet", "pool"]]
+    opt["from_pool"] = opt["pstreet"].map(src.set_index("pstreet")["pool"]).where(opt["converts"], -1)
+    opt["from_pool"] = opt["from_pool"].fillna(-1).astype(int)
     opt["opt"] = np.arange(len(opt))
     return pools, opt
 
@@ -326,9 +341,10 @@ def _check_expansions(sit, ex, pkey) -> None:
 def counted(opt: pd.DataFrame, params, what: str) -> np.ndarray:
     """Mask of the options that count towards ``new_schools`` (``what="schools"``) or towards
     ``kindergarten_new_places`` (``what="places"``): new schools always, expansions when
-    ``expansions_count`` / ``expansions_in_places``."""
+    ``expansions_count`` / ``expansions_in_places``, conversions never (they add no place)."""
     flag = params.expansions_count if what == "schools" else params.expansions_in_places
-    return ((opt["kind"] != "expansion") | bool(flag)).to_numpy()
+    kind = opt["kind"]
+    return (((kind != "expansion") | bool(flag)) & (kind != "conversion")).to_numpy()
 
 
 def _nodes_and_arcs(dem, pools, D, sidx, ckm):

@@ -38,6 +38,8 @@ import pulp
 from scipy import sparse
 from scipy.optimize import linprog
 
+from capacity.optimize.conversion import converted_by_pool_year
+
 if TYPE_CHECKING:
     from capacity.optimize.constraints import ModelFrame
 
@@ -120,9 +122,11 @@ def min_fill_rows(ix, py: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def define_min_fill(m: ModelFrame) -> None:
-    """Family ``fill``: ``sum_s a[s, p, t] >= min(private_min_fill * std_p, reachable pupils)`` for
-    every existing private kindergarten pool ``p`` and balance year ``t`` (``std_p``: its existing
-    standard places; reachable: the pupils of the streets whose catchment reaches it)."""
+    """Family ``fill``: ``sum_s a[s, p, t] + f * converted[p, t] >= min(f * std_p, reachable
+    pupils)`` (``f = private_min_fill``) for every existing private kindergarten pool ``p`` and
+    balance year ``t`` (``std_p``: its existing standard places; reachable: the pupils of the
+    streets whose catchment reaches it; ``converted``: the places conversions open by ``t`` take
+    from it to the inclusive pool, whose own requirement stays that of its existing places)."""
     rows, need = min_fill_rows(m.ix, m.py)
     if not len(rows):
         return
@@ -131,7 +135,14 @@ def define_min_fill(m: ModelFrame) -> None:
     pos[rows] = np.arange(len(rows))
     r = pos[a_py["py"].to_numpy()]
     keep = r >= 0
-    m.add_rows("fill", r[keep], m.offsets[0] + a_py["a"].to_numpy()[keep], np.ones(int(keep.sum())), need,
+    # places converted to inclusive leave the pool's requirement: + fill x converted places
+    cv = m.oy[(m.oy["ostd"] < 0).to_numpy()]
+    rc = pos[cv["py"].to_numpy()]
+    kc = rc >= 0
+    f = float(m.ix.params.private_min_fill)
+    m.add_rows("fill", np.r_[r[keep], rc[kc]],
+               np.r_[m.offsets[0] + a_py["a"].to_numpy()[keep], m.offsets[3] + cv["opt"].to_numpy()[kc]],
+               np.r_[np.ones(int(keep.sum())), -f * cv["ostd"].to_numpy(float)[kc]], need,
                pulp.LpConstraintGE)
 
 
@@ -202,6 +213,7 @@ def share_ties(ix, frame: ModelFrame, values: np.ndarray) -> tuple[np.ndarray, s
         add(np.zeros(int(sel.sum()), int), ia[sel], -np.ones(int(sel.sum())), [-lower])
     fill_rows, need = min_fill_rows(ix, py)
     if len(fill_rows):
+        need = need - float(p.private_min_fill) * converted_by_pool_year(frame.oy, x, len(py))[fill_rows]
         pos = np.full(len(py), -1)
         pos[fill_rows] = np.arange(len(fill_rows))
         r = pos[arc_py]
