@@ -98,7 +98,8 @@ class District:
     - ``mortality``: sex, age, death_probability [probability of dying within the year]
     - ``migration``: street, sex, age, net_rate [net migrants per resident per year]
     - ``movers``: sex, age, share [share of people moving into new dwellings; sums to 1]
-    - ``supply``: street, level, public, inclusive, classes, places [existing, base year]
+    - ``supply``: street, level, public, inclusive, classes, places [existing, base year], optional
+      enrolled [pupils in the base year; the basis of ``sharing = "enrolment"``]
     - ``housing``: street, year, dwellings [dwellings completed in the year]
     - ``sites``: site, street, level, earliest_year, sizes [tuple of allowed sizes in classes], lon,
       lat, cost_per_class [million CNY per class; NaN if not given], public, inclusive, kind
@@ -629,7 +630,7 @@ def load_district(path) -> District:
                         column="share")
 
     t = _Table(folder, "supply.csv", ("street", "level", "public", "inclusive", "classes",
-                                      "places"))
+                                      "places"), optional=("enrolled",))
     supply = pd.DataFrame({
         "street": t.member("street", street_ids, "street (see streets.csv)"),
         "level": t.member("level", level_ids, "level (see levels.csv)"),
@@ -640,6 +641,9 @@ def load_district(path) -> District:
         "places": t.number("places", lo=0, integer=True,
                            what="a non-negative whole number of places"),
     })
+    if "enrolled" in t.raw:  # optional: pupils in the base year (sharing = "enrolment")
+        supply["enrolled"] = t.number("enrolled", lo=0, integer=True,
+                                      what="a non-negative whole number of pupils")
     t.unique(supply, ["street", "level", "public", "inclusive"])
 
     t = _Table(folder, "housing.csv", ("street", "year", "dwellings"))

@@ -4,7 +4,8 @@ numpy (no solver object).
 * ``pools``: one row per pool (all supply of one level in one street that the objective cannot tell
   apart; for the kindergarten level also split by the ``public`` / ``inclusive`` flags): ``pool,
   pstreet, level, pub, inc, std`` (existing standard places), ``over`` (existing overcrowded places,
-  pupils), ``avail`` (first year the pool has any place), ``psi`` (street position).
+  pupils), ``enrolled`` (base-year pupils of the supply's optional ``enrolled`` column; 0 where not
+  given), ``avail`` (first year the pool has any place), ``psi`` (street position).
 * ``options``: one row per open option ``(site, year, classes)`` inside the plan period: ``opt, site,
   street, level, year, classes, std, over`` (places it adds, pupils), ``cost`` (million CNY),
   ``early`` (years before ``plan_end``), ``pool``, ``public``, ``inclusive``, ``kind``,
@@ -110,7 +111,12 @@ def normalise_tables(demand, supply, sites, distance_km):
     dem["year"] = dem["year"].astype(int)
     dem["pupils"] = dem["pupils"].astype(float).clip(lower=0)
     cols = ["street", "level", "public", "inclusive", "classes", "places"]
-    sup = pd.DataFrame(columns=cols) if supply is None else pd.DataFrame(supply)[cols].copy()
+    sup = pd.DataFrame(columns=cols) if supply is None else pd.DataFrame(supply)
+    # optional: pupils enrolled in the base year (the basis of sharing = "enrolment"); NaN if not given
+    enrolled = (pd.to_numeric(sup["enrolled"], errors="coerce") if "enrolled" in sup
+                else pd.Series(np.nan, index=sup.index))
+    sup = sup[cols].copy()
+    sup["enrolled"] = enrolled.astype(float).to_numpy()
     sup["street"] = sup["street"].astype(str)
     for c in ("public", "inclusive"):
         sup[c] = _to_bool(sup[c]).astype(bool)
@@ -256,6 +262,7 @@ def build_index(dem: pd.DataFrame, sup: pd.DataFrame, sit: pd.DataFrame, dist: p
     sidx = {s: i for i, s in enumerate(streets)}
     D = dist.to_numpy(dtype=float).copy()
     np.fill_diagonal(D, 0.0)
+    _check_enrolled(sup, p)
     pools, options = _pools_and_options(sup, sit, p, cs, mcs, kg, sidx)
     ckm = {lv: (p.catchment_km[lv] if p.catchment_km is not None and lv in p.catchment_km
                 else DEFAULT_CATCHMENT_KM.get(lv)) for lv in levels}
@@ -274,7 +281,8 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     sup["inc"] = sup["inclusive"] & (sup["level"] == kg)
     pkey = ["pstreet", "level", "pub", "inc"]
     ex = (sup.rename(columns={"street": "pstreet"})
-          .groupby(pkey, as_index=False, sort=True)[["std", "over"]].sum())
+          .groupby(pkey, as_index=False, sort=True)[["std", "over", "enrolled"]].sum(min_count=1))
+    ex[["std", "over"]] = ex[["std", "over"]].fillna(0.0)
     ex = ex[(ex["std"] + ex["over"]) > 0]
     sit = sit.copy()
     sit["pstreet"] = sit["street"]
@@ -308,7 +316,7 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
 
     # pools
     pools = pd.concat([ex[pkey], opt[pkey]]).drop_duplicates().sort_values(pkey).reset_index(drop=True)
-    pools = pools.merge(ex, on=pkey, how="left").fillna({"std": 0.0, "over": 0.0})
+    pools = pools.merge(ex, on=pkey, how="left").fillna({"std": 0.0, "over": 0.0, "enrolled": 0.0})
     _check_expansions(sit, ex, pkey)
     first_opt = opt.groupby(pkey, as_index=False)["year"].min().rename(columns={"year": "first_opt"})
     pools = pools.merge(first_opt, on=pkey, how="left")
@@ -323,6 +331,23 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     opt["from_pool"] = opt["from_pool"].fillna(-1).astype(int)
     opt["opt"] = np.arange(len(opt))
     return pools, opt
+
+
+def _check_enrolled(sup: pd.DataFrame, p: PlanParameters) -> None:
+    """``sharing = "enrolment"`` needs the base year's pupils (``enrolled``) on every supply row
+    with places, whole and >= 0."""
+    if p.sharing != "enrolment":
+        return
+    e = sup["enrolled"]
+    if len(sup) and e.isna().all():
+        raise ValueError("sharing = 'enrolment' needs the base year's pupils per supply row (column "
+                         "enrolled); the supply has none (use sharing = 'places')")
+    bad = (e.isna() | (e < 0)).to_numpy() & ((sup["places"] + sup["classes"]) > 0).to_numpy()
+    if bad.any():
+        r = sup.iloc[int(np.flatnonzero(bad)[0])]
+        raise ValueError(f"supply row {int(np.flatnonzero(bad)[0]) + 1} (street {r['street']}, level "
+                         f"{r['level']}): enrolled {r['enrolled']:g} must be pupils >= 0 for sharing = "
+                         "'enrolment'")
 
 
 def _check_expansions(sit, ex, pkey) -> None:

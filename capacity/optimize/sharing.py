@@ -18,7 +18,8 @@ programme whose feasible set keeps every earlier stage's value exactly:
   solution)``, and the minimum fill rows of ``private_min_fill`` (see :func:`define_min_fill`).
 
 It minimises ``sum_i f_i(a'_i - s_i F_g)``, where ``s_i`` is the pool's share of the tie class's
-standard places that year (``sharing = "places"``) and ``f_i`` a convex piecewise-linear price of
+standard places that year (``sharing = "places"``; with ``"enrolment"`` its share of the base
+year's enrolment, plus the places added since: :func:`sharing_basis`) and ``f_i`` a convex piecewise-linear price of
 the deviation (``SEGMENT_WIDTH`` / ``SEGMENT_SLOPE``, in shares of the pool's places: least squares
 in utilisation, approximately). A pool that a share target or the overcrowding
 optimum forces to take more (or less) keeps that; the rest is spread pro rata.
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from capacity.optimize.constraints import ModelFrame
 
 #: Values ``PlanParameters.sharing`` may take.
-SHARING = ("places", "off")
+SHARING = ("places", "enrolment", "off")
 #: The deviation from the pro-rata part is priced piecewise linearly and convex (an approximation
 #: of least squares in utilisation): the first 2 % of a pool-year's standard places cost 1 per
 #: pupil, the next 3 % 2, ... and beyond 40 % 32, so that where a target forces pupils away from
@@ -64,6 +65,20 @@ def pool_year_capacity(frame: ModelFrame, x: np.ndarray) -> tuple[np.ndarray, np
         np.add.at(std, oy["py"].to_numpy()[on], oy["ostd"].to_numpy(float)[on])
         np.add.at(over, oy["py"].to_numpy()[on], oy["oover"].to_numpy(float)[on])
     return std, over
+
+
+def sharing_basis(ix, py: pd.DataFrame, std: np.ndarray) -> np.ndarray:
+    """What each pool-year's part of its tie class is proportional to: its standard places ``std``
+    (``sharing = "places"``), or (``"enrolment"``) the base year's pupils of its existing places
+    plus the standard places the options open by then add (a conversion: minus at the pool it
+    converts, plus at the inclusive pool), at least 0."""
+    if ix.params.sharing != "enrolment":
+        return std
+    pools = ix.pools.set_index("pool")
+    pool = py["pool"].to_numpy()
+    existing = pools["std"].reindex(pool).to_numpy(float)
+    enrolled = pools["enrolled"].reindex(pool).to_numpy(float)
+    return np.maximum(enrolled + std - existing, 0.0)
 
 
 def tie_classes(arcs: pd.DataFrame) -> np.ndarray:
@@ -160,7 +175,7 @@ def share_ties(ix, frame: ModelFrame, values: np.ndarray) -> tuple[np.ndarray, s
     std, over = pool_year_capacity(frame, x)
     a_py = arcs[["pool", "year"]].merge(py[["pool", "year", "py"]], on=["pool", "year"], how="left")
     arc_py = a_py["py"].to_numpy()
-    target = proportional_targets(arcs, a_now, std[arc_py])
+    target = proportional_targets(arcs, a_now, sharing_basis(ix, py, std)[arc_py])
     g = tie_classes(arcs)
     na, no, ng = len(arcs), len(o_py), int(g.max()) + 1
     K = len(SEGMENT_WIDTH)
