@@ -136,3 +136,37 @@ def test_conversion_only_of_kindergarten_places():
     sit["level"] = "primary"
     with pytest.raises(ValueError, match="site C1: a conversion is of kindergarten places, not primary"):
         SchoolPlanModel(demand, supply, sit, dist, params())
+
+
+def test_kindergarten_types_before_and_after_conversion():
+    from capacity.kinds import kindergarten_types
+
+    demand, supply, sites, dist = tables([conversion(1000.0)], years=(2021, 2022, 2023))
+    plan = SchoolPlanModel(demand, supply, sites, dist, params(last=2023)).solve(OPTS).plan
+    t = kindergarten_types(plan, supply).set_index(["year", "type"])
+    # 2022: 20 public, 0 private inclusive, 20 private non-inclusive places; 2023: 10 of the latter
+    # made inclusive (C1 opens in 2023, the cheapest year)
+    assert t.loc[(2022, "private inclusive"), "places"] == 0
+    assert t.loc[(2022, "private non-inclusive"), "places"] == 20
+    assert t.loc[(2023, "private inclusive"), "places"] == 10
+    assert t.loc[(2023, "private non-inclusive"), "places"] == 10
+    assert t.loc[(2023, "public"), "places"] == 20
+    assert t.loc[(2023, "private inclusive"), "pupils"] == pytest.approx(10.0)
+    assert t.loc[(2023, "private non-inclusive"), "utilisation"] == pytest.approx(1.0)
+
+
+def test_summary_lists_conversions_and_expansions_apart_from_new_schools():
+    from capacity.measures import headline
+    from capacity.summary import official_summary
+
+    plan = SchoolPlanModel(*tables([conversion(2000.0), NEW]), params()).solve(OPTS).plan
+    sched = pd.concat([plan.schedule, plan.schedule.assign(site="E1", kind="expansion", public=True,
+                                                           classes=2, places=20.0, cost=1.5)])
+    text = official_summary(district_name="Tiny", scenario_name="t", headline=headline(plan), schedule=sched)
+    en = text.split("\n---\n")[1]
+    assert "## New schools by opening year (street, classes)\n\n(none)" in en
+    assert "- 2021: kindergarten A: 10 private places made inclusive; kindergarten expansion A +2 classes " \
+           "(20 places)" in en
+    assert "- total: 2 million CNY" in en  # the expansion's capital cost, not the subsidy
+    assert "subsidies for places made inclusive (to the plan's end) 0.02 million CNY" in en
+    assert "| kindergarten | – | 0 | 0 | 0 (2021) | 100% | 0 |" in en  # no new school counted
