@@ -39,7 +39,8 @@ from capacity.measures import headline
 from capacity.optimize import PlanParameters, SchoolPlanModel, SolverOptions
 from capacity.optimize.parameters import NEED_ORDER
 
-__all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "need_table"]
+__all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "need_table",
+           "needed_plan"]
 
 #: Columns of ``need.csv``.
 NEED_COLUMNS = ("level", "plan_schools", "needed_schools", "plan_places", "needed_places",
@@ -53,7 +54,7 @@ def need_parameters(params: PlanParameters) -> PlanParameters:
     """The plan's parameters turned into the needs assessment's (see the module docstring)."""
     return replace(params, new_schools=None, count_rule="at_most", plan_end=params.last_year,
                    places_rule="off", kindergarten_new_places=None, method="lexicographic",
-                   objective_order=NEED_ORDER)
+                   objective_order=NEED_ORDER, assignment_stages=("travel",))
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,21 @@ def assess_need(demand, supply, sites, distance_km, params: PlanParameters,
     -------
     NeedAssessment
     """
-    model = SchoolPlanModel(demand, supply, sites, distance_km, need_parameters(params))
-    needed = model.solve(options).plan
+    needed = needed_plan(demand, supply, sites, distance_km, params, options)
     return NeedAssessment(plan=needed, table=need_table(needed, plan, params, street_names))
+
+
+def needed_plan(demand, supply, sites, distance_km, params: PlanParameters,
+                options: SolverOptions | None = None):
+    """The needs assessment's schedule solved as a plan (the plan's ``params`` turned into the
+    assessment's by :func:`need_parameters`); :func:`assess_need` without the comparison.
+
+    Returns
+    -------
+    Plan
+    """
+    model = SchoolPlanModel(demand, supply, sites, distance_km, need_parameters(params))
+    return model.solve(options).plan
 
 
 def need_table(needed, plan=None, params: PlanParameters | None = None,

@@ -11,8 +11,8 @@ deleted. No file of an earlier run is ever left beside the files of a new one.
 :func:`check_out_dir` checks an output folder before any work (an existing file of that name, or a
 place that cannot be written), so a mistake on the command line is reported at once.
 
-:func:`fix_workbook` and :func:`fix_geopackage` remove what makes an ``.xlsx`` or ``.gpkg`` file
-differ between two identical runs (document and zip-entry times, GeoPackage ``last_change``):
+:func:`fix_geopackage` removes what makes a ``.gpkg`` file differ between two identical runs
+(GeoPackage ``last_change``; workbooks are written with fixed times by :mod:`capacity.xlsx`):
 every output of a run is a function of its inputs only, so a results folder can be kept in
 version control and diffed.
 """
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import shutil
 import sqlite3
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +32,6 @@ __all__ = [
     "OutputError",
     "check_out_dir",
     "fix_geopackage",
-    "fix_workbook",
     "staged_folder",
 ]
 
@@ -126,32 +123,6 @@ def staged_folder(out) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def fix_workbook(path) -> Path:
-    """Make an ``.xlsx`` file's bytes independent of when it was written.
-
-    Sets the document's created/modified times (``docProps/core.xml``) to :data:`FIXED_TIME` and
-    every zip entry's time to 1980-01-01; the content is unchanged.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    path = Path(path)
-    with zipfile.ZipFile(path) as z:
-        entries = [(info, z.read(info.filename)) for info in z.infolist()]
-    stamp = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
-    with zipfile.ZipFile(path, "w") as z:
-        for info, data in entries:
-            if info.filename == "docProps/core.xml":
-                data = stamp.sub(rb"\g<1>" + FIXED_TIME.encode() + rb"\g<2>", data)
-            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-            fixed.compress_type = info.compress_type
-            fixed.external_attr = info.external_attr
-            z.writestr(fixed, data)
-    return path
 
 
 def fix_geopackage(path) -> Path:

@@ -263,7 +263,7 @@ def run_scenario(scenario: Scenario | str | Path, data_dir=None, progress: Progr
     _projection_notes(scenario, projection, progress)
     solved = counterfactual = assessed = None
     if solve and plan:
-        solved, counterfactual = _solve(scenario, district, demand, progress)
+        solved, counterfactual, _ = _solve(scenario, district, demand, progress)
     solved = with_grade_shares(solved, population)
     counterfactual = with_grade_shares(counterfactual, population)
     if solve and need:
@@ -281,15 +281,25 @@ def _model_tables(scenario: Scenario, district: District, demand: pd.DataFrame):
             district.distance_km())
 
 
-def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, plan, progress):
-    from capacity.need import assess_need
+def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, plan, progress,
+                 job=None):
+    """The needs assessment (:func:`capacity.need.assess_need`); with ``job`` (the future of
+    :func:`_needed_plan`, solved by a worker process while this one solved the plan) only its
+    comparison with ``plan`` is made here."""
+    from capacity.need import NeedAssessment, assess_need, need_table
 
-    _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
-                   f"{scenario.plan.last_year})...")
     t0 = time.perf_counter()
+    if job is None:
+        _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
+                       f"{scenario.plan.last_year})...")
     try:
-        need = assess_need(*_model_tables(scenario, district, demand), scenario.plan, scenario.solver,
-                           plan=plan, street_names=district.street_names())
+        if job is None:
+            need = assess_need(*_model_tables(scenario, district, demand), scenario.plan, scenario.solver,
+                               plan=plan, street_names=district.street_names())
+        else:
+            needed = job.result()
+            need = NeedAssessment(plan=needed, table=need_table(needed, plan, scenario.plan,
+                                                                district.street_names()))
     except InfeasiblePlan as exc:
         raise explain_infeasible(exc, scenario) from exc
     except (DataError, ScenarioError):
@@ -297,9 +307,19 @@ def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, p
     except ValueError as exc:
         raise ScenarioError(f"the need assessment rejects the scenario: {exc}", file=scenario.path) from exc
     r = need.plan.report
-    _say(progress, f"{scenario.name}: need assessed in {time.perf_counter() - t0:.1f} s"
+    done = (f"need assessed in {time.perf_counter() - t0:.1f} s" if job is None else
+            f"need assessed (waited {time.perf_counter() - t0:.1f} s for it)")
+    _say(progress, f"{scenario.name}: {done}"
                    + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
     return need
+
+
+def _needed_plan(tables_pickle: bytes, params, options):
+    """The needs assessment's schedule (:func:`capacity.need.needed_plan`) of pickled model tables
+    (run in a worker process while this one solves the plan)."""
+    from capacity.need import needed_plan
+
+    return needed_plan(*pickle.loads(tables_pickle), params, options)
 
 
 #: Constraint family of the plan model -> the scenario keys that set it.
@@ -424,9 +444,13 @@ def _counterfactual(model_pickle: bytes, options):
     return pickle.loads(model_pickle).without_new_schools().solve(options).plan
 
 
-def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None):
-    """The plan and its counterfactual; with ``workers`` (a :class:`FigureDrawer` with worker
-    processes) the counterfactual is solved by a worker at the same time as the plan."""
+def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None,
+           need: bool = False):
+    """The plan, its counterfactual and (``need``) the future of the needs assessment's schedule.
+
+    With ``workers`` (a :class:`FigureDrawer` with worker processes) the counterfactual and the
+    needs assessment are solved by workers at the same time as the plan (the need's future is
+    None without workers or without ``need``)."""
     from capacity.optimize import SchoolPlanModel
 
     p, opts = scenario.plan, scenario.solver
@@ -446,7 +470,13 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         if street in names:
             note = note.replace(f"street {street}", f"street {street} {names[street]}", 1)
         _say(progress, f"{scenario.name}: {note}")
-    cf_job = None
+    cf_job = need_job = None
+    if need and workers is not None and workers.workers > 0:
+        # submitted first: the longest job (fewest schools, then places, cost and travel)
+        _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
+                       f"{p.last_year}) in a worker process...")
+        need_job = workers.call(_needed_plan, pickle.dumps(_model_tables(scenario, district, demand)),
+                                p, opts)
     if workers is not None and workers.workers > 0:
         # pickled here, before the solve changes the model (the pool sends it from a thread)
         cf_job = workers.call(_counterfactual, pickle.dumps(model), opts)
@@ -472,7 +502,7 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         _say(progress, f"{scenario.name}: solving the counterfactual (existing places only)...")
         counterfactual = model.without_new_schools().solve(opts).plan
         _say(progress, f"{scenario.name}: counterfactual solved in {time.perf_counter() - t0:.1f} s")
-    return plan, counterfactual
+    return plan, counterfactual, need_job
 
 
 def _round(frame: pd.DataFrame) -> pd.DataFrame:
@@ -596,19 +626,21 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
     district = load_district(folder)
     check_scenario(scenario, district)
     if workers is None:
-        workers = default_workers() if figures != "none" else 1  # 1: for the counterfactual
+        # without figures: 2, one for the counterfactual and one for the needs assessment
+        workers = default_workers() if figures != "none" else 2
     with FigureDrawer(district, workers, warm=figures != "none") as drawer:
         run = run_scenario(scenario, progress=progress, solve=False, district=district)
         population = run.population
         pyramids = population_figure_specs(population, figures=figures)
         drawer.submit(pyramids)  # needs no plan: drawn while the solver runs
-        plan, counterfactual = _solve(scenario, district, run.demand, progress, drawer)
+        plan, counterfactual, need_job = _solve(scenario, district, run.demand, progress, drawer,
+                                                need=True)
         plan = with_grade_shares(plan, population)
         counterfactual = with_grade_shares(counterfactual, population)
         specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
                                   growth_streets=list(scenario.growth_streets) or None)
         drawer.submit(specs)  # drawn while the need is assessed and the tables are written
-        need = _assess_need(scenario, district, run.demand, plan, progress)
+        need = _assess_need(scenario, district, run.demand, plan, progress, need_job)
         need = dataclasses.replace(need, plan=with_grade_shares(need.plan, population))
         run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual, need=need)
         if run.scenario.robust is not None:

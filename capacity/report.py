@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.kinds import by_kind
-from capacity.outputs import fix_geopackage, fix_workbook
+from capacity.outputs import fix_geopackage
 
 __all__ = [
     "assumptions_table",
@@ -485,52 +485,29 @@ def write_workbook(path, sheets: Mapping[str, pd.DataFrame]) -> Path:
     (at most 50 characters) and numbers formatted (thousands separators; one decimal for
     fractional columns). Missing values are empty cells.
 
-    Written with openpyxl's write-only workbook, row by row (about four times faster than
-    ``DataFrame.to_excel``, which builds every cell in memory first).
+    Written as spreadsheet XML text (:func:`capacity.xlsx.write_xlsx`; about twenty times faster
+    than openpyxl's write-only workbook), with fixed document times.
 
     Returns
     -------
     Path
         ``path``.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    from capacity.xlsx import Sheet, write_xlsx
 
-    path = Path(path)
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
+    out = []
     for name, table in sheets.items():
         t = pd.DataFrame(table).reset_index(drop=True)
-        ws = wb.create_sheet(name[:31])
-        ws.freeze_panes = "A2"
-        if len(t.columns):
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(t.columns))}{len(t) + 1}"
-        columns, formats = [], []
-        for j, c in enumerate(t.columns, start=1):
+        columns, formats, widths = [], [], []
+        for c in t.columns:
             values = _cell_values(t[c])
             width = max([_text_width(c)] + [_text_width(v) for v in values[:500] if v is not None])
-            ws.column_dimensions[get_column_letter(j)].width = min(50, width + 3)
+            widths.append(min(50, width + 3))
             columns.append(values)
             formats.append(_number_format(t[c], c))
-        header = []
-        for c in t.columns:
-            cell = WriteOnlyCell(ws, value=str(c))
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        styled = [j for j, f in enumerate(formats) if f]
-        for row in zip(*columns, strict=True):
-            row = list(row)
-            for j in styled:
-                if row[j] is not None:
-                    cell = WriteOnlyCell(ws, value=row[j])
-                    cell.number_format = formats[j]
-                    row[j] = cell
-            ws.append(row)
-    wb.save(path)
-    return fix_workbook(path)
+        out.append(Sheet(name=name[:31], header=[str(c) for c in t.columns], columns=columns,
+                         formats=formats, widths=widths))
+    return write_xlsx(path, out)
 
 
 # --------------------------------------------------------------------------------------------------

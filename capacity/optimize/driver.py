@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
+from capacity.optimize.backend import HighsModel, LinearArrays, expression_vector
 from capacity.optimize.objective import stage_objectives
 from capacity.optimize.parameters import PlanParameters, SolverOptions
-from capacity.optimize.solver import classify_status, highs_bound, relative_gap, status_names
+from capacity.optimize.solver import classify_status, relative_gap, status_names
 
 
 @dataclass
@@ -40,6 +41,13 @@ class BuiltModel:
     seconds: float
     offsets: tuple
     components: list = field(default_factory=list)
+    _arrays: LinearArrays | None = field(default=None, repr=False)
+
+    def arrays(self) -> LinearArrays:
+        """The model's rows (less the lexicographic ones) as arrays, read once from ``prob``."""
+        if self._arrays is None:
+            self._arrays = LinearArrays.from_pulp(self.prob, self.V, skip_prefix="lex_")
+        return self._arrays
 
 
 def _solver_factory():
@@ -59,11 +67,14 @@ def lex_slack(obj: float, params: PlanParameters) -> float:
 
 
 def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanParameters,
-               is_mip: bool, start=None):
+               is_mip: bool, start=None, arrays=None):
     """Solve ``stages`` (``[(term, expression)]``) in order on ``prob`` with variables ``V``.
 
     After each stage but the last, its objective is fixed at the optimum found plus
-    :func:`lex_slack`.
+    :func:`lex_slack`. The previous stage's solution is the next stage's MIP start. With HiGHS
+    (the default) the model is handed to HiGHS once and kept across the stages
+    (:mod:`capacity.optimize.backend`; ``arrays``: the model's :class:`LinearArrays` when already
+    read); with CBC each stage is a PuLP solve.
 
     Returns
     -------
@@ -72,10 +83,67 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
         seconds, cpu_seconds`` (CPU time of this process)) and the values of ``V`` at the last stage
         with a solution.
     """
+    if options.solver.lower() == "highs":
+        if arrays is None:
+            arrays = LinearArrays.from_pulp(prob, V)
+        return _run_stages_highs(arrays, V, stages, options, deadline, params, is_mip, start)
+    return _run_stages_pulp(prob, V, stages, options, deadline, params, is_mip, start)
+
+
+def _record(term, status, sol_status, obj, bound, optimal, t0, c0) -> dict:
+    st, sst = status_names(status, sol_status)
+    return {"term": term, "status": st, "sol_status": sst, "objective": obj, "bound": bound,
+            "gap": relative_gap(obj, bound), "optimal": optimal,
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+            "_status": status, "_sol_status": sol_status}
+
+
+def _suspicious(optimal, obj, bound, options) -> bool:
+    # HiGHS (1.16) can return a MIP start as "optimal" although its own bound is better (seen when
+    # presolve empties the model): then the stage is solved again without the start
+    gap = relative_gap(obj, bound)
+    return bool(optimal and gap is not None and gap > 10 * max(options.mip_gap, 1e-6)
+                and abs(obj - bound) > 1e-6)
+
+
+def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params, is_mip, start):
+    model = HighsModel(arrays, options, mip=is_mip)
+    pos = {id(v): i for i, v in enumerate(V)}
+    n = len(V)
+    continuous = ~arrays.integer
+    records, values = [], None
+    start = None if start is None else np.asarray(start, float)
+    for k, (term, e) in enumerate(stages):
+        tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
+        cost, const = expression_vector(e, pos, n)
+        t0, c0 = time.perf_counter(), time.process_time()
+        if start is not None and model.mip and (cost[continuous] != 0).any() and not __import__("os").environ.get("NOLPS"):
+            # the schedule found so far with its best assignment for this stage: a good incumbent
+            # from the start, which lets HiGHS fix columns by reduced cost at once
+            start = model.relaxed_start(cost, start, tl)
+        for attempt in ((start, None) if start is not None else (None,)):
+            res = model.run(cost, tl, attempt)
+            has, optimal = classify_status(res.status, res.sol_status)
+            obj = res.objective + const if has else None
+            bound = res.bound + const if has and res.bound is not None else None
+            if not _suspicious(optimal, obj, bound, options):
+                break
+        records.append(_record(term, res.status, res.sol_status, obj, bound, optimal, t0, c0))
+        if not has:
+            break
+        values = start = res.values
+        if k < len(stages) - 1:
+            model.add_row_le(cost, obj + lex_slack(obj, params) - const)
+    return records, values
+
+
+def _run_stages_pulp(prob, V, stages, options, deadline, params, is_mip, start):
     make_solver = _solver_factory()
     records = []
     values = None
     names = [v.name for v in V]
+    if start is not None and not isinstance(start, dict):
+        start = dict(zip(names, np.asarray(start, float).tolist(), strict=True))
     for k, (term, e) in enumerate(stages):
         tl = None
         if deadline is not None:
@@ -88,24 +156,10 @@ def run_stages(prob, V, stages, options: SolverOptions, deadline, params: PlanPa
             has, optimal = classify_status(status, sol_status)
             obj = pulp.value(prob.objective) if has else None
             obj = float(obj) if obj is not None else (0.0 if has else None)
-            bound = None
-            if has and options.solver.lower() == "highs":
-                bound = highs_bound(prob, obj, optimal, is_mip)
-            elif has and optimal:
-                bound = obj
-            gap = relative_gap(obj, bound)
-            # HiGHS (1.16) can return a MIP start as "optimal" although its own bound is better
-            # (seen when presolve empties the model): then solve again without the start
-            suspicious = optimal and gap is not None and gap > 10 * max(options.mip_gap, 1e-6) \
-                and abs(obj - bound) > 1e-6
-            if not suspicious:
+            bound = obj if has and optimal else None
+            if not _suspicious(optimal, obj, bound, options):
                 break
-        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-        st, sst = status_names(status, sol_status)
-        records.append({"term": term, "status": st, "sol_status": sst, "objective": obj, "bound": bound,
-                        "gap": gap, "optimal": optimal, "seconds": secs, "cpu_seconds": cpu,
-                        "_status": status,
-                        "_sol_status": sol_status})
+        records.append(_record(term, status, sol_status, obj, bound, optimal, t0, c0))
         if not has:
             break
         values = np.array([v.varValue if v.varValue is not None else 0.0 for v in V], float)
@@ -129,13 +183,13 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
     order: list[str] = []
     planned: list[int] = []
     x0 = b.offsets[3]
+    highs = options.solver.lower() == "highs"
+    whole = b.arrays() if highs else None
+    row_of = {name: i for i, name in enumerate(whole.row_names)} if highs else None
     for j, (_lv, cons, idx) in enumerate(comps):
         cdl = None
         if deadline is not None:
             cdl = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / (len(comps) - j)
-        prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
-        for con in cons:
-            prob.addConstraint(con)
         V = [b.V[i] for i in idx]
         own = set(V)
         terms = {k: pulp.LpAffineExpression([(v, c) for v, c in e.items() if v in own])
@@ -143,7 +197,16 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         stages = stage_objectives(terms, params)
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
-        recs, vals = run_stages(prob, V, stages, options, cdl, params, is_mip=bool((idx >= x0).any()))
+        is_mip = bool((idx >= x0).any())
+        if highs:
+            rows = np.array([row_of[str(c.name)] for c in cons], dtype=np.int64)
+            recs, vals = _run_stages_highs(whole.part(rows, idx), V, stages, options, cdl, params,
+                                           is_mip, None)
+        else:
+            prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
+            for con in cons:
+                prob.addConstraint(con)
+            recs, vals = _run_stages_pulp(prob, V, stages, options, cdl, params, is_mip, None)
         per.append(recs)
         if vals is None:
             return recs, None, len(stages)
@@ -233,5 +296,6 @@ def run(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters,
     if b.components:
         return run_components(b, options, deadline, params)
     stages = stage_objectives(b.terms, params)
-    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip)
+    arrays = b.arrays() if options.solver.lower() == "highs" else None
+    records, values = run_stages(b.prob, b.V, stages, options, deadline, params, is_mip, arrays=arrays)
     return records, values, len(stages)

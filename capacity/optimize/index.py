@@ -191,6 +191,16 @@ def check_parameters(p: PlanParameters) -> None:
         if bad or len(set(p.objective_order)) != len(p.objective_order):
             raise ValueError(f"objective_order must name distinct stages of {', '.join(STAGES)}, "
                              f"got {tuple(p.objective_order)!r}")
+    if p.assignment_stages:
+        from capacity.optimize.constraints import stage_order
+
+        order, tail = stage_order(p), tuple(p.assignment_stages)
+        pupils = ("travel", "overcrowding", "shortfall", "equity")
+        if (any(s not in pupils for s in tail) or len(tail) >= len(order)
+                or order[len(order) - len(tail):] != tail):
+            raise ValueError(f"assignment_stages must be the last stages of the order {order!r}, "
+                             f"only of {', '.join(pupils)}, leaving one stage before them; "
+                             f"got {tail!r}")
     from capacity.optimize.sharing import SHARING
 
     if p.sharing not in SHARING:

@@ -46,10 +46,12 @@ def weights(params: PlanParameters) -> dict[str, float]:
     return w
 
 
-def stage_objectives(terms: dict, params: PlanParameters) -> list[tuple[str, pulp.LpAffineExpression]]:
+def stage_objectives(terms: dict, params: PlanParameters,
+                     assignment: bool = False) -> list[tuple[str, pulp.LpAffineExpression]]:
     """The objectives to minimise in order: ``[("weighted", sum w_k term_k)]`` for the weighted
     method; else the stages of ``objective_order`` (default shortfall, equity, overcrowding, travel
-    and ``cost + early`` weighted by ``weights``), leaving out empty terms."""
+    and ``cost + early`` weighted by ``weights``), leaving out empty terms and, unless
+    ``assignment``, the ``assignment_stages`` (solved with the schedule fixed)."""
     w = weights(params)
     t = terms
     if params.method == "weighted":
@@ -70,6 +72,8 @@ def stage_objectives(terms: dict, params: PlanParameters) -> list[tuple[str, pul
             stages.append((k, t[k]))
     if not stages:
         stages = [("shortfall", t["shortfall"])]
+    if not assignment and params.assignment_stages:  # solved with the schedule fixed (polish)
+        stages = [st for st in stages if st[0] not in params.assignment_stages] or stages[:1]
     return stages
 
 

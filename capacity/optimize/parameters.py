@@ -101,6 +101,11 @@ class PlanParameters:
         shortfall because their street is far away. Total shortfall is never raised by it.
     objective_order
         The lexicographic stages in order (names from ``STAGES``); None = ``PLAN_ORDER``.
+    assignment_stages
+        Stages at the end of the order solved only with the schedule fixed: linear programmes on
+        the assignment after the MILP stages (:mod:`capacity.optimize.polish`), which never change
+        which schools open or when. Only stages of pupils (``travel``, ``overcrowding``,
+        ``shortfall``, ``equity``); default none. The needs assessment takes ``("travel",)``.
     lex_tolerance
         Relative tolerance with which each lexicographic optimum is fixed: ``lex_tolerance *
         max(|optimum|, 100)`` (the floor keeps HiGHS's MILP answers right when an optimum is near
@@ -150,6 +155,7 @@ class PlanParameters:
     lex_tolerance: float = 1e-7
     equity: bool = True
     objective_order: tuple[str, ...] | None = None
+    assignment_stages: tuple[str, ...] = ()
     sharing: str = "places"
     private_min_fill: float | None = None
     expansions_count: bool = False

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pulp
 
+from capacity.optimize.backend import HighsModel, expression_vector
 from capacity.optimize.objective import stage_objectives
 from capacity.optimize.solver import classify_status
 
@@ -32,9 +33,43 @@ def polish(built, params, options, deadline, values: np.ndarray) -> tuple[np.nda
         The polished values and None, or the values unchanged and a note when a stage has no
         optimal solution within the time left.
     """
+    X0, N = built.offsets[3], built.offsets[4]
+    x = np.round(values[X0:N])
+    stages = stage_objectives(built.terms, params, assignment=True)
+    if options.solver.lower() == "highs":
+        out, term = _polish_highs(built, stages, options, deadline, X0, N, x)
+    else:
+        out, term = _polish_pulp(built, stages, options, deadline, X0, N, x)
+    if term is not None:
+        return values, f"stages not polished with the schedule fixed (stage {term}: no optimal LP)"
+    if out is None:
+        return values, None
+    out[X0:N] = x
+    return out, None
+
+
+def _polish_highs(built, stages, options, deadline, X0, N, x):
+    """The polish on one HiGHS linear programme (:mod:`capacity.optimize.backend`)."""
+    arrays = built.arrays().fixed(np.arange(X0, N), x)
+    model = HighsModel(arrays, options, mip=False)
+    pos = {id(v): i for i, v in enumerate(built.V)}
+    out = None
+    for k, (term, e) in enumerate(stages):
+        tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
+        cost, _ = expression_vector(e, pos, len(built.V))
+        res = model.run(cost, tl)
+        if not classify_status(res.status, res.sol_status)[1]:
+            return None, term
+        if k < len(stages) - 1:
+            model.add_row_le(cost, res.objective + LP_SLACK * max(1.0, abs(res.objective)))
+        out = res.values.copy()
+    return out, None
+
+
+def _polish_pulp(built, stages, options, deadline, X0, N, x):
+    """The polish as PuLP solves (CBC)."""
     import capacity.optimize as pkg  # the one place that makes solvers (tests substitute it)
 
-    X0, N = built.offsets[3], built.offsets[4]
     V = built.V
     prob = pulp.LpProblem("school_plan_polish", pulp.LpMinimize)
     cons = built.prob.constraints
@@ -43,19 +78,18 @@ def polish(built, params, options, deadline, values: np.ndarray) -> tuple[np.nda
             prob.addConstraint(con)
     xs = V[X0:N]
     saved = [(v.lowBound, v.upBound, v.cat) for v in xs]
-    x = np.round(values[X0:N])
+    out = None
     try:
         for v, val in zip(xs, x.tolist(), strict=True):
             v.lowBound = v.upBound = float(val)
             v.cat = pulp.LpContinuous
-        out = None
-        for k, (term, e) in enumerate(stages := stage_objectives(built.terms, params)):
+        for k, (term, e) in enumerate(stages):
             tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
             prob.setObjective(pulp.LpAffineExpression(e))
             prob.solve(pkg._make_solver(options, tl, None))
             has, optimal = classify_status(int(prob.status), int(prob.sol_status))
             if not optimal:
-                return values, f"stages not polished with the schedule fixed (stage {term}: no optimal LP)"
+                return None, term
             obj = float(pulp.value(prob.objective) or 0.0)
             if k < len(stages) - 1:
                 prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(e), pulp.LpConstraintLE,
@@ -65,7 +99,4 @@ def polish(built, params, options, deadline, values: np.ndarray) -> tuple[np.nda
     finally:
         for v, (lo, up, cat) in zip(xs, saved, strict=True):
             v.lowBound, v.upBound, v.cat = lo, up, cat
-    if out is None:
-        return values, None
-    out[X0:N] = x
     return out, None

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import pulp
 from scipy import sparse
-from scipy.optimize import linprog
 
+from capacity.optimize.backend import solve_lp
 from capacity.optimize.conversion import converted_by_pool_year
 
 if TYPE_CHECKING:
@@ -241,11 +241,11 @@ def share_ties(ix, frame: ModelFrame, values: np.ndarray) -> tuple[np.ndarray, s
     # an overcrowding variable never falls below its value's need: its bound is the pool-year's
     # overcrowded places (existing plus the open sites')
     bounds = np.c_[np.zeros(nv), np.r_[np.full(na, np.inf), np.maximum(o_cap, o_val), width]]
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    if res.status != 0:
-        return values, f"pupils not spread pro rata over tied places (sharing LP: {res.message})"
+    x, message = solve_lp(c, A_ub, b_ub, A_eq, b_eq, bounds)
+    if x is None:
+        return values, f"pupils not spread pro rata over tied places (sharing LP: {message})"
     out = values.copy()
-    out[A0:U0] = np.clip(res.x[:na], 0, None)
+    out[A0:U0] = np.clip(x[:na], 0, None)
     if no:
-        out[O0:X0] = np.clip(res.x[na:na + no], 0, None)
+        out[O0:X0] = np.clip(x[na:na + no], 0, None)
     return out, None
