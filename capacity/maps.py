@@ -591,8 +591,8 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
         placer = _Placer(a)
         if k == 1:
             if show_candidates:
-                cand = district.sites[(district.sites["level"] == level)
-                                      & ~district.sites["site"].isin(schools["site"])]
+                sites = by_kind(district.sites, "new")  # options at existing places are not sites
+                cand = sites[(sites["level"] == level) & ~sites["site"].isin(schools["site"])]
                 late = cand["site"].isin(_late_sites(district, level, year))
                 if (~late).any():  # could have opened by the year, not chosen
                     cxy = base.site_xy.reindex(cand.loc[~late, "site"])
