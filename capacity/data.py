@@ -890,8 +890,15 @@ def summary(district: District) -> str:
     lines.append(f"Planned housing: {int(d.housing['dwellings'].sum()):,} dwellings in "
                  f"{d.housing['street'].nunique()} streets, {d.housing['year'].min()}-"
                  f"{d.housing['year'].max()}")
-    counts = d.sites.groupby("level").size().reindex(list(d.level_names)).fillna(0).astype(int)
+    kind = d.sites["kind"] if "kind" in d.sites else pd.Series("new", index=d.sites.index)
+    new = d.sites[kind == "new"]
+    counts = new.groupby("level").size().reindex(list(d.level_names)).fillna(0).astype(int)
     lines.append("Candidate sites: " + ", ".join(f"{lv} {n}" for lv, n in counts.items()))
+    for k, what in (("expansion", "Expansion options (classes added at existing places)"),
+                    ("conversion", "Conversion options (private places made inclusive)")):
+        c = d.sites[kind == k].groupby("level").size()
+        if len(c):
+            lines.append(f"{what}: " + ", ".join(f"{lv} {n}" for lv, n in c.items()))
     if d.streets["approximate"].any():
         lines.append("Note: street boundaries are approximate (see SOURCES.md).")
     return "\n".join(lines)
