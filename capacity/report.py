@@ -708,7 +708,7 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
             lines.append("  " + named.removeprefix("unreachable: "))
     b = plan.balance
     levels = _level_order(district, b, plan.schedule)
-    sch = plan.schedule
+    sch = by_kind(plan.schedule, "new")
     lines.append("New schools:")
     if sch.empty:
         lines.append("  none")
@@ -722,6 +722,12 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         n = len(s)
         lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
                      f" — {by_year}")
+    other = plan.schedule[plan.schedule["kind"] != "new"] if "kind" in plan.schedule else sch.iloc[0:0]
+    if len(other):  # not new schools: classes added at existing places, private places made inclusive
+        lines.append("Expansions (classes added) and conversions (private places made inclusive):")
+        for r in other.sort_values(["level", "open_year", "street", "site"]).itertuples():
+            lines.append(f"  {r.level}: {r.kind} {r.site} {names.get(r.street, r.street)} {int(r.open_year)}, "
+                         f"{'+' if r.kind == 'expansion' else ''}{int(r.classes)} classes, {_fmt(float(r.places))} places")
     mean_t, max_t = getattr(rep, "mean_travel", None) or {}, getattr(rep, "max_travel", None) or {}
     if mean_t:
         lines.append("Trips (km between street points, mean / longest): " + "; ".join(
