@@ -147,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
                   classes_short, spare_places, utilisation
   need.csv        schools needed per level against the plan's counts (see
                   'capacity need'); need_schedule.csv: the needed schools
-  schedule.csv    the new schools: site, street, level, open_year, classes,
-                  places
+  schedule.csv    the new schools and other options chosen: site, street, level,
+                  open_year, classes, places, cost, kind (new, expansion:
+                  classes added at existing places, conversion: private
+                  kindergarten places made inclusive)
   balance.csv     by street, level and year: pupils, places, places short,
                   spare places, utilisation, shortfall (pupils without a
                   place) and overcrowded pupils

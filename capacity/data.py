@@ -98,10 +98,14 @@ class District:
     - ``mortality``: sex, age, death_probability [probability of dying within the year]
     - ``migration``: street, sex, age, net_rate [net migrants per resident per year]
     - ``movers``: sex, age, share [share of people moving into new dwellings; sums to 1]
-    - ``supply``: street, level, public, inclusive, classes, places [existing, base year]
+    - ``supply``: street, level, public, inclusive, classes, places [existing, base year], optional
+      enrolled [pupils in the base year; the basis of ``sharing = "enrolment"``]
     - ``housing``: street, year, dwellings [dwellings completed in the year]
     - ``sites``: site, street, level, earliest_year, sizes [tuple of allowed sizes in classes], lon,
-      lat, cost_per_class [million CNY per class; NaN if not given], public, inclusive
+      lat, cost_per_class [million CNY per class; NaN if not given], public, inclusive, kind
+      [``new`` (default), ``expansion`` (extra classes at the existing places of its street, level
+      and type) or ``conversion`` (private non-inclusive kindergarten places made inclusive)],
+      annual_cost_per_place [yuan per place per year; conversions only, NaN otherwise]
     - ``births`` (optional file ``births.csv``; empty when absent): street, year, births [live births
       during the year ending at the year's reference date; they replace the fertility rates' births
       in the years given]
@@ -626,7 +630,7 @@ def load_district(path) -> District:
                         column="share")
 
     t = _Table(folder, "supply.csv", ("street", "level", "public", "inclusive", "classes",
-                                      "places"))
+                                      "places"), optional=("enrolled",))
     supply = pd.DataFrame({
         "street": t.member("street", street_ids, "street (see streets.csv)"),
         "level": t.member("level", level_ids, "level (see levels.csv)"),
@@ -637,6 +641,9 @@ def load_district(path) -> District:
         "places": t.number("places", lo=0, integer=True,
                            what="a non-negative whole number of places"),
     })
+    if "enrolled" in t.raw:  # optional: pupils in the base year (sharing = "enrolment")
+        supply["enrolled"] = t.number("enrolled", lo=0, integer=True,
+                                      what="a non-negative whole number of pupils")
     t.unique(supply, ["street", "level", "public", "inclusive"])
 
     t = _Table(folder, "housing.csv", ("street", "year", "dwellings"))
@@ -743,9 +750,46 @@ def check_census(population: pd.DataFrame, census) -> list[str]:
     return notes
 
 
+def _site_kinds(t: _Table) -> pd.Series:
+    """``kind`` of every site (empty or no column: ``new``)."""
+    from capacity.optimize.index import SITE_KINDS
+
+    if "kind" not in t.raw:
+        return pd.Series("new", index=t.raw.index)
+    s = t.raw["kind"].where(t.raw["kind"] != "", "new")
+    bad = ~s.isin(SITE_KINDS)
+    if bad.any():
+        t._fail(bad, "kind", f"one of {', '.join(SITE_KINDS)} (empty: new)")
+    return s
+
+
+def _check_site_kinds(t: _Table, frame: pd.DataFrame) -> None:
+    """A conversion's cost is ``annual_cost_per_place`` (required, and only there); its flags are
+    the places' after conversion: private (public false) and inclusive."""
+    conv = (frame["kind"] == "conversion").to_numpy()
+    annual = frame["annual_cost_per_place"].notna().to_numpy()
+    if (annual & ~conv).any():
+        t._fail(annual & ~conv, "annual_cost_per_place", "empty: an annual cost per place is for "
+                "kind = conversion only")
+    if (conv & ~annual).any():
+        col = "annual_cost_per_place" if "annual_cost_per_place" in t.raw else "kind"
+        t._fail(conv & ~annual, col, "a conversion's annual cost per place (yuan per place per "
+                "year) in column annual_cost_per_place")
+    capital = conv & (frame["cost_per_class"].fillna(0.0).to_numpy() != 0)
+    if capital.any():
+        t._fail(capital, "cost_per_class", "empty or 0 for a conversion (its cost is "
+                "annual_cost_per_place)")
+    flags = conv & (frame["public"].to_numpy(bool) | ~frame["inclusive"].to_numpy(bool))
+    if flags.any():
+        col = "public" if (conv & frame["public"].to_numpy(bool)).any() else "inclusive"
+        t._fail(flags, col, "public = false and inclusive = true for a conversion (the places "
+                "after conversion: private, inclusive)")
+
+
 def _read_sites(folder, street_ids, level_ids, base_year, last_year) -> pd.DataFrame:
     t = _Table(folder, "sites.csv", ("site", "street", "level", "earliest_year", "sizes", "lon",
-                                     "lat"), optional=("cost_per_class", "public", "inclusive"))
+                                     "lat"), optional=("cost_per_class", "public", "inclusive", "kind",
+                                                       "annual_cost_per_place"))
     n = len(t.raw)
     sizes_raw = t.raw["sizes"]
     sizes = []
@@ -779,8 +823,14 @@ def _read_sites(folder, street_ids, level_ids, base_year, last_year) -> pd.DataF
         "public": t.boolean("public") if "public" in t.raw else pd.Series(True, index=range(n)),
         "inclusive": (t.boolean("inclusive") if "inclusive" in t.raw
                       else pd.Series(True, index=range(n))),
+        "kind": _site_kinds(t),
+        "annual_cost_per_place": (
+            t.number("annual_cost_per_place", lo=0, allow_empty=True,
+                     what="a non-negative cost (yuan per place per year) or empty")
+            if "annual_cost_per_place" in t.raw else pd.Series(np.nan, index=t.raw.index)),
     })
     t.unique(frame, ["site"])
+    _check_site_kinds(t, frame)
     return frame
 
 
@@ -840,8 +890,15 @@ def summary(district: District) -> str:
     lines.append(f"Planned housing: {int(d.housing['dwellings'].sum()):,} dwellings in "
                  f"{d.housing['street'].nunique()} streets, {d.housing['year'].min()}-"
                  f"{d.housing['year'].max()}")
-    counts = d.sites.groupby("level").size().reindex(list(d.level_names)).fillna(0).astype(int)
+    kind = d.sites["kind"] if "kind" in d.sites else pd.Series("new", index=d.sites.index)
+    new = d.sites[kind == "new"]
+    counts = new.groupby("level").size().reindex(list(d.level_names)).fillna(0).astype(int)
     lines.append("Candidate sites: " + ", ".join(f"{lv} {n}" for lv, n in counts.items()))
+    for k, what in (("expansion", "Expansion options (classes added at existing places)"),
+                    ("conversion", "Conversion options (private places made inclusive)")):
+        c = d.sites[kind == k].groupby("level").size()
+        if len(c):
+            lines.append(f"{what}: " + ", ".join(f"{lv} {n}" for lv, n in c.items()))
     if d.streets["approximate"].any():
         lines.append("Note: street boundaries are approximate (see SOURCES.md).")
     return "\n".join(lines)

@@ -36,6 +36,8 @@ from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.transforms import blended_transform_factory
 
+from capacity.kinds import by_kind
+
 __all__ = [
     "StreetBase",
     "cjk_enabled",
@@ -65,6 +67,8 @@ CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQu
 LATIN_FAMILY = "DejaVu Sans"
 SHORTFALL_CMAP = "YlOrRd"
 SCHOOL_COLOUR = "#1f4e9c"
+#: Expansions and conversions (options at existing places, not new schools) on the siting map.
+LEVER_COLOUR = "#2a9d8f"
 #: Line styles of scenarios (identical paths stay visible on top of each other).
 LINESTYLES = ("-", "--", "-.", ":")
 
@@ -464,11 +468,12 @@ def _late_sites(district, level: str, year: int) -> pd.Series:
     return s.loc[s["earliest_year"] > year, "site"]
 
 
-def _new_schools(base: StreetBase, plan, level: str, year: int) -> pd.DataFrame:
-    """The plan's new schools of ``level`` open by ``year``, with ``x, y`` (metres); a site without
-    coordinates is drawn at its street's point."""
+def _new_schools(base: StreetBase, plan, level: str, year: int, kind: str = "new") -> pd.DataFrame:
+    """The plan's new schools (or its options of another ``kind``: ``expansion``, ``conversion``)
+    of ``level`` open by ``year``, with ``x, y`` (metres); a site without coordinates is drawn at
+    its street's point."""
     sch = plan.schedule[(plan.schedule["level"] == level) & (plan.schedule["open_year"] <= year)]
-    s = sch.reset_index(drop=True)
+    s = by_kind(sch, kind).reset_index(drop=True)
     xy = base.site_xy.reindex(s["site"]).reset_index(drop=True)
     at_street = base.street_xy.reindex(s["street"]).reset_index(drop=True)
     s["x"] = xy["x"].fillna(at_street["x"]).to_numpy()
@@ -563,6 +568,9 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
     ylim = (miny - below * m_per_in, maxy + above * m_per_in)
 
     schools = _new_schools(base, plan, level, year)
+    # options at existing places (not new schools): classes added, private places made inclusive
+    levers = pd.concat([_new_schools(base, plan, level, year, k) for k in ("expansion", "conversion")],
+                       ignore_index=True)
 
     titles = ("Without new schools", f"With the plan's new schools ({len(schools)} by {year})")
     for k, (a, values) in enumerate(zip(axes, (before, after), strict=True)):
@@ -583,8 +591,8 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
         placer = _Placer(a)
         if k == 1:
             if show_candidates:
-                cand = district.sites[(district.sites["level"] == level)
-                                      & ~district.sites["site"].isin(schools["site"])]
+                sites = by_kind(district.sites, "new")  # options at existing places are not sites
+                cand = sites[(sites["level"] == level) & ~sites["site"].isin(schools["site"])]
                 late = cand["site"].isin(_late_sites(district, level, year))
                 if (~late).any():  # could have opened by the year, not chosen
                     cxy = base.site_xy.reindex(cand.loc[~late, "site"])
@@ -598,6 +606,11 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
                 a.scatter(schools["x"], schools["y"], s=70, marker="^", color=SCHOOL_COLOUR,
                           edgecolor="white", linewidth=0.8, zorder=7)
                 for gx, gy in zip(schools["x"], schools["y"], strict=True):
+                    placer.block(gx, gy, 5)
+            if len(levers):
+                a.scatter(levers["x"], levers["y"], s=60, marker="P", color=LEVER_COLOUR,
+                          edgecolor="white", linewidth=0.6, zorder=7)
+                for gx, gy in zip(levers["x"], levers["y"], strict=True):
                     placer.block(gx, gy, 5)
         # street labels: name and, where there is any, the shortfall
         for i in base.area_order:
@@ -627,6 +640,10 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
     handles = [Patch(facecolor=(0.96, 0.96, 0.96), edgecolor="0.45", label="no place short"),
                Line2D([], [], marker="^", linestyle="none", color=SCHOOL_COLOUR, markeredgecolor="white",
                       markersize=9, label="new school: opening year · classes")]
+    if len(levers):
+        handles.append(Line2D([], [], marker="P", linestyle="none", color=LEVER_COLOUR, markeredgecolor="white",
+                              markersize=8, label="classes added at existing places, or private places "
+                                                  "made inclusive (not new schools)"))
     if show_candidates:
         handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
                               markeredgecolor="0.45", markersize=4, label="candidate site, not chosen"))
@@ -1125,7 +1142,8 @@ def _new_places_by_street(run, level: str) -> pd.Series:
     plan = getattr(run, "plan", None)
     if plan is None or plan.schedule.empty:
         return pd.Series(dtype=float)
-    s = plan.schedule[plan.schedule["level"] == level]
+    s = by_kind(plan.schedule, "new")
+    s = s[s["level"] == level]
     return s.groupby("street")["places"].sum().astype(float)
 
 
@@ -1146,7 +1164,8 @@ def compare_schools_map(runs: Mapping[str, object], level: str) -> Figure:
     ids = streets["street"]
     places = pd.DataFrame({n: ids.map(_new_places_by_street(r, level)).fillna(0.0).to_numpy()
                            for n, r in planned.items()}, index=ids.to_numpy())
-    counts = {n: ids.map(r.plan.schedule[r.plan.schedule["level"] == level].groupby("street").size())
+    new = {n: by_kind(r.plan.schedule, "new") for n, r in planned.items()}
+    counts = {n: ids.map(new[n][new[n]["level"] == level].groupby("street").size())
               .fillna(0).astype(int).to_numpy() for n, r in planned.items()}
     differ = (places.max(axis=1) - places.min(axis=1) > 0.5).to_numpy()
     vmax = max(1.0, float(places.to_numpy().max()))

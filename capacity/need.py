@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from capacity.kinds import by_kind
 from capacity.measures import headline
 from capacity.optimize import PlanParameters, SchoolPlanModel, SolverOptions
 from capacity.optimize.parameters import NEED_ORDER
@@ -44,7 +45,9 @@ __all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "
 #: Columns of ``need.csv``.
 NEED_COLUMNS = ("level", "plan_schools", "needed_schools", "plan_places", "needed_places",
                 "first_needed_year", "plan_classes", "needed_classes", "remaining_places_short",
-                "remaining_peak_year", "streets_short")
+                "remaining_peak_year", "streets_short", "plan_expansion_places",
+                "needed_expansion_places", "plan_converted_places", "needed_converted_places")
+
 
 
 def need_parameters(params: PlanParameters) -> PlanParameters:
@@ -115,12 +118,16 @@ def need_table(needed, plan=None, params: PlanParameters | None = None,
     Returns
     -------
     DataFrame
-        Per level: ``plan_schools`` / ``needed_schools`` (schools), ``plan_places`` /
-        ``needed_places`` (new standard places), ``first_needed_year`` (the earliest opening of the
-        needed schedule; empty when none is needed), ``plan_classes`` / ``needed_classes``,
+        Per level: ``plan_schools`` / ``needed_schools`` (new schools), ``plan_places`` /
+        ``needed_places`` (their standard places), ``first_needed_year`` (the earliest opening of
+        a needed new school; empty when none is needed), ``plan_classes`` / ``needed_classes``,
         ``remaining_places_short`` (the largest places short in any year with the needed schools:
         what the candidate sites cannot cover), ``remaining_peak_year`` and ``streets_short``
-        (streets short in that year, by name, ';'-separated).
+        (streets short in that year, by name, ';'-separated), ``plan_expansion_places`` /
+        ``needed_expansion_places`` (standard places added at existing schools, ``kind =
+        expansion``) and ``plan_converted_places`` / ``needed_converted_places`` (private
+        kindergarten places made inclusive, ``kind = conversion``). Expansions and conversions are
+        not schools: the school and place columns count new schools only.
     """
     names = dict(street_names or {})
     ns, ps = needed.schedule, (plan.schedule if plan is not None else None)
@@ -128,13 +135,18 @@ def need_table(needed, plan=None, params: PlanParameters | None = None,
     levels = list(dict.fromkeys([*head["level"], *ns["level"]]))
     rows = []
     for lv in levels:
-        n = ns[ns["level"] == lv]
+        n_all = ns[ns["level"] == lv]
+        n = by_kind(n_all, "new")
         if ps is not None:
-            p = ps[ps["level"] == lv]
+            p_all = ps[ps["level"] == lv]
+            p = by_kind(p_all, "new")
             plan_schools, plan_places, plan_classes = len(p), float(p["places"].sum()), int(p["classes"].sum())
+            plan_exp = float(by_kind(p_all, "expansion")["places"].sum())
+            plan_conv = float(by_kind(p_all, "conversion")["places"].sum())
         else:
             count = (params.new_schools or {}).get(lv) if params is not None else None
             plan_schools, plan_places, plan_classes = count, np.nan, None
+            plan_exp = plan_conv = np.nan
         h = head[head["level"] == lv].sort_values("year")
         short = np.round(h["places_short"].to_numpy(float))
         if len(h) and short.max() > 0:
@@ -152,7 +164,10 @@ def need_table(needed, plan=None, params: PlanParameters | None = None,
             "first_needed_year": int(n["open_year"].min()) if len(n) else None,
             "plan_classes": plan_classes, "needed_classes": int(n["classes"].sum()),
             "remaining_places_short": remaining, "remaining_peak_year": peak_year,
-            "streets_short": streets,
+            "streets_short": streets, "plan_expansion_places": plan_exp,
+            "needed_expansion_places": float(by_kind(n_all, "expansion")["places"].sum()),
+            "plan_converted_places": plan_conv,
+            "needed_converted_places": float(by_kind(n_all, "conversion")["places"].sum()),
         })
     t = pd.DataFrame(rows, columns=list(NEED_COLUMNS))
     for c in ("plan_schools", "first_needed_year", "plan_classes", "remaining_peak_year"):

@@ -482,8 +482,11 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         cf_job = workers.call(_counterfactual, pickle.dumps(model), opts)
         _say(progress, f"{scenario.name}: solving the counterfactual (existing places only) in a "
                        "worker process...")
-    _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {len(district.sites)} candidate "
-                   f"sites, {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
+    n_new = int((district.sites["kind"] == "new").sum()) if "kind" in district.sites else len(district.sites)
+    n_opt = len(district.sites) - n_new
+    _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {n_new} candidate sites"
+                   + (f" and {n_opt} expansion/conversion options" if n_opt else "")
+                   + f", {p.first_year}-{p.last_year} ({p.method}, {opts.solver})...")
     t0 = time.perf_counter()
     try:
         model.solve(opts)

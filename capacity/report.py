@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from capacity.kinds import by_kind
 from capacity.outputs import fix_geopackage
 
 __all__ = [
@@ -317,10 +318,13 @@ def solver_dict(plan, scenario_name: str | None = None, counterfactual=None) -> 
     (see :func:`timings_dict`), so that the same inputs give the same file."""
     d = _split_timings(_report_dict(plan))[0]
     out = {"scenario": scenario_name, **d}
-    sch, bal = plan.schedule, plan.balance
+    sch, bal = by_kind(plan.schedule, "new"), plan.balance
     totals = {
         "new_schools": {str(k): int(v) for k, v in sch.groupby("level").size().items()},
         "new_places": {str(k): float(v) for k, v in sch.groupby("level")["places"].sum().items()},
+        **{f"{kind}_places": {str(k): float(v) for k, v in
+                              by_kind(plan.schedule, kind).groupby("level")["places"].sum().items()}
+           for kind in ("expansion", "conversion") if len(by_kind(plan.schedule, kind))},
         "pupils": float(bal["pupils"].sum()),
         "shortfall": float(bal["shortfall"].sum()),
         "overcrowded": float(bal["overcrowded"].sum()),
@@ -390,15 +394,36 @@ def streets_layer(district, plan, counterfactual=None, years: Sequence[int] | No
     return gpd.GeoDataFrame(gdf[cols], geometry="geometry", crs=district.streets.crs)
 
 
+def _new_places(schedule: pd.DataFrame, level: str) -> float:
+    """Standard places of the new schools of ``level`` (expansions and conversions left out)."""
+    s = by_kind(schedule, "new")
+    return float(s.loc[s["level"] == level, "places"].sum())
+
+
+def _kindergarten_types(plan, district, years=None) -> pd.DataFrame | None:
+    """:func:`capacity.kinds.kindergarten_types` in the summary's years (:func:`selected_years`),
+    or None without kindergartens, supply or assignment."""
+    from capacity.kinds import kindergarten_types
+
+    level = getattr(plan, "grade_level", None) or "kindergarten"
+    supply = getattr(district, "supply", None)
+    asg = getattr(plan, "assignment", None)
+    if supply is None or asg is None or not (asg["level"] == level).any():
+        return None
+    t = kindergarten_types(plan, supply, level)
+    return t[t["year"].isin(years if years is not None else selected_years(plan))]
+
+
 def sites_layer(district, plan) -> gpd.GeoDataFrame:
     """Candidate sites as points: the opened ones with their schedule, the rest ``opened=False``.
 
     Returns
     -------
     GeoDataFrame
-        ``site, street, name_zh, level, opened, open_year, classes, places, earliest_year, sizes,
-        cost_per_class, public, inclusive``; ``open_year``, ``classes`` and ``places`` are empty
-        for sites that do not open. Opened sites first (by level, year); point geometry in the
+        ``site, street, name_zh, level, kind, opened, open_year, classes, places, earliest_year,
+        sizes, cost_per_class, annual_cost_per_place, public, inclusive`` (``kind``: ``new``,
+        ``expansion`` or ``conversion``, as in sites.csv; a conversion's places are those made
+        inclusive); ``open_year``, ``classes`` and ``places`` are empty for sites that do not open. Opened sites first (by level, year); point geometry in the
         CRS of the street layer.
     """
     sites = district.sites.copy()
@@ -413,8 +438,8 @@ def sites_layer(district, plan) -> gpd.GeoDataFrame:
     if s["street"].isna().any():
         s["street"] = s["street"].fillna(s["site"].map(plan.schedule.set_index("site")["street"]))
     s = _with_names(s, district)
-    cols = ["site", "street", "name_zh", "level", "opened", "open_year", "classes", "places",
-            "earliest_year", "sizes", "cost_per_class", "public", "inclusive"]
+    cols = ["site", "street", "name_zh", "level", "kind", "opened", "open_year", "classes", "places",
+            "earliest_year", "sizes", "cost_per_class", "annual_cost_per_place", "public", "inclusive"]
     s = s[[c for c in cols if c in s.columns]
           + [c for c in ("lon", "lat") if c in s.columns]]
     s = s.sort_values(["opened", "level", "open_year", "site"], ascending=[False, True, True, True])
@@ -558,7 +583,8 @@ def write_plan(out_dir, *, district, scenario_name: str, plan, counterfactual=No
         schedule=plan.schedule, need=need_table, street_names=street_names, level_zh=level_zh,
         optimal=bool(getattr(plan.report, "optimal", True)), class_size=getattr(plan, "class_size", None),
         grade_class_size=getattr(plan, "grade_class_size", None),
-        grade_level=getattr(plan, "grade_level", None) or "kindergarten")
+        grade_level=getattr(plan, "grade_level", None) or "kindergarten",
+        kindergarten_types=_kindergarten_types(plan, district, years))
     p = out / "summary.md"
     p.write_text(text, encoding="utf-8")
     paths.append(p)
@@ -632,7 +658,8 @@ def _planner_lines(plan, levels, need=None) -> list[str]:
         line = (f"  {lv:<{w}}  {peak}; {round(float(r['spare_places_end'])):,} spare places in "
                 f"{int(r['end_year'])}" + (f" ({100 * util:.0f}% full)" if pd.notna(util) else ""))
         if nd is not None and lv in nd.index:
-            line += f"; needs {int(nd.loc[lv, 'needed_schools'])} new schools (plan: {len(plan.schedule[plan.schedule['level'] == lv])})"
+            planned = by_kind(plan.schedule, "new")
+            line += f"; needs {int(nd.loc[lv, 'needed_schools'])} new schools (plan: {len(planned[planned['level'] == lv])})"
         out.append(line)
     return out
 
@@ -681,7 +708,7 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
             lines.append("  " + named.removeprefix("unreachable: "))
     b = plan.balance
     levels = _level_order(district, b, plan.schedule)
-    sch = plan.schedule
+    sch = by_kind(plan.schedule, "new")
     lines.append("New schools:")
     if sch.empty:
         lines.append("  none")
@@ -695,6 +722,12 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         n = len(s)
         lines.append(f"  {level}: {n} school{'s' if n != 1 else ''}, {_fmt(float(s['places'].sum()))} places"
                      f" — {by_year}")
+    other = plan.schedule[plan.schedule["kind"] != "new"] if "kind" in plan.schedule else sch.iloc[0:0]
+    if len(other):  # not new schools: classes added at existing places, private places made inclusive
+        lines.append("Expansions (classes added) and conversions (private places made inclusive):")
+        for r in other.sort_values(["level", "open_year", "street", "site"]).itertuples():
+            lines.append(f"  {r.level}: {r.kind} {r.site} {names.get(r.street, r.street)} {int(r.open_year)}, "
+                         f"{'+' if r.kind == 'expansion' else ''}{int(r.classes)} classes, {_fmt(float(r.places))} places")
     mean_t, max_t = getattr(rep, "mean_travel", None) or {}, getattr(rep, "max_travel", None) or {}
     if mean_t:
         lines.append("Trips (km between street points, mean / longest): " + "; ".join(
@@ -866,12 +899,12 @@ def compare_table(runs: Mapping[str, object], years: Sequence[int] = (2025, 2030
                          {n: plan_sum(getattr(r, attr, None), lv, col) for n, r in runs.items()}))
     for lv in levels:
         rows.append(("new schools", lv, "schools", {
-            n: float((r.plan.schedule["level"] == lv).sum()) if r.plan is not None else np.nan
+            n: float((by_kind(r.plan.schedule, "new")["level"] == lv).sum()) if r.plan is not None else np.nan
             for n, r in runs.items()}))
     for lv in levels:
         rows.append(("new places", lv, "places", {
-            n: float(r.plan.schedule.loc[r.plan.schedule["level"] == lv, "places"].sum())
-            if r.plan is not None else np.nan for n, r in runs.items()}))
+            n: float(_new_places(r.plan.schedule, lv)) if r.plan is not None else np.nan
+            for n, r in runs.items()}))
     table = pd.DataFrame([{"measure": m, "level": lv, "unit": u, **v} for m, lv, u, v in rows])
     if table.empty:
         table = pd.DataFrame(columns=["measure", "level", "unit", *runs])
@@ -893,7 +926,10 @@ def compare_schools_table(runs: Mapping[str, object]) -> pd.DataFrame:
         district = district or getattr(run, "district", None)
         if run.plan is None or run.plan.schedule.empty:
             continue
-        s = run.plan.schedule.groupby(["level", "street", "open_year"], as_index=False).agg(
+        s = by_kind(run.plan.schedule, "new")
+        if s.empty:
+            continue
+        s = s.groupby(["level", "street", "open_year"], as_index=False).agg(
             schools=("site", "size"), places=("places", "sum"))
         parts.append(s.assign(scenario=name))
     cols = ["level", "street", "name_zh", "name_pinyin", "open_year"]

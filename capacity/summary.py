@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from capacity.kinds import by_kind
 from capacity.measures import peaks
 
 __all__ = ["LEVEL_ZH", "level_rows", "official_summary", "summary_sheet"]
@@ -46,6 +47,7 @@ def level_rows(headline: pd.DataFrame, need: pd.DataFrame | None, schedule: pd.D
     zh = {**LEVEL_ZH, **(level_zh or {})}
     pk = peaks(headline)
     rows = []
+    schedule = by_kind(schedule, "new")  # expansions and conversions are not new schools
     for r in pk.itertuples(index=False):
         s = schedule[schedule["level"] == r.level]
         row = {"level": r.level, "level_zh": zh.get(r.level, r.level), "peak_year": r.peak_year,
@@ -65,6 +67,7 @@ def level_rows(headline: pd.DataFrame, need: pd.DataFrame | None, schedule: pd.D
 
 def _schedule_lines(schedule: pd.DataFrame, names: Mapping[str, str], zh: Mapping[str, str],
                     chinese: bool) -> list[str]:
+    schedule = by_kind(schedule, "new")
     if schedule.empty:
         return ["（无）" if chinese else "(none)"]
     out = []
@@ -80,13 +83,66 @@ def _schedule_lines(schedule: pd.DataFrame, names: Mapping[str, str], zh: Mappin
     return out
 
 
+#: How the summary names the options that are not new schools.
+LEVER_WORDS = {"expansion": ("扩建", "expansion"), "conversion": ("转为普惠", "made inclusive")}
+
+
+def _lever_lines(schedule: pd.DataFrame, names: Mapping[str, str], zh: Mapping[str, str],
+                 chinese: bool) -> list[str]:
+    """Expansions (classes added at existing places) and conversions (private places made
+    inclusive) by year; empty when the schedule has none."""
+    if "kind" not in schedule:
+        return []
+    s = schedule[schedule["kind"] != "new"]
+    out = []
+    for year, g in s.sort_values(["open_year", "level", "kind", "street", "site"]).groupby("open_year"):
+        parts = []
+        for r in g.itertuples():
+            label = zh.get(r.level, r.level) if chinese else r.level
+            word = LEVER_WORDS[r.kind][0 if chinese else 1]
+            street = names.get(r.street, r.street)
+            if r.kind == "expansion":
+                parts.append(f"{label}{word} {street} +{int(r.classes)}班（{_whole(r.places)} 个学位）" if chinese
+                             else f"{label} {word} {street} +{int(r.classes)} classes ({_whole(r.places)} places)")
+            else:
+                parts.append(f"{label} {street} {_whole(r.places)} 个学位{word}" if chinese
+                             else f"{label} {street}: {_whole(r.places)} private places {word}")
+        out.append(f"- {int(year)}: " + "; ".join(parts))
+    return out
+
+
+TYPE_ZH = {"public": "公办", "private inclusive": "民办普惠", "private non-inclusive": "民办非普惠"}
+
+
+def _type_lines(types: pd.DataFrame, level: str, chinese: bool) -> list[str]:
+    """One line per year: the utilisation of each kindergarten type (pupils / standard places)."""
+    out = []
+    for year, g in types.groupby("year", sort=True):
+        cells = [f"{TYPE_ZH.get(r.type, r.type) if chinese else r.type} {_pct(r.utilisation)}"
+                 + (f"（{_whole(r.pupils)}/{_whole(r.places)}）" if chinese
+                    else f" ({_whole(r.pupils)}/{_whole(r.places)})")
+                 for r in g.itertuples()]
+        out.append(f"{int(year)} 年{level}各类学位利用率（在园幼儿/标准学位）：" + "，".join(cells) + "。" if chinese
+                   else f"{level.capitalize()} utilisation by type in {int(year)} (pupils/standard places): "
+                   + ", ".join(cells) + ".")
+    return out
+
+
 def _cost_lines(schedule: pd.DataFrame, chinese: bool) -> list[str]:
-    if schedule.empty or "cost" not in schedule or not (schedule["cost"] > 0).any():
-        return ["（无造价数据）" if chinese else "(no cost data)"]
-    by = schedule.groupby("open_year")["cost"].sum()
-    unit = "百万元" if chinese else "million CNY"
-    lines = [f"- {int(y)}: {v:,.0f} {unit}" for y, v in by.items()]
-    lines.append(("- 合计" if chinese else "- total") + f": {by.sum():,.0f} {unit}")
+    capital = schedule[schedule["kind"] != "conversion"] if "kind" in schedule else schedule
+    if capital.empty or "cost" not in capital or not (capital["cost"] > 0).any():
+        lines = ["（无造价数据）" if chinese else "(no cost data)"]
+    else:
+        by = capital.groupby("open_year")["cost"].sum()
+        unit = "百万元" if chinese else "million CNY"
+        lines = [f"- {int(y)}: {v:,.0f} {unit}" for y, v in by.items()]
+        lines.append(("- 合计" if chinese else "- total") + f": {by.sum():,.0f} {unit}")
+    conv = by_kind(schedule, "conversion")
+    if len(conv):
+        v = float(conv["cost"].sum())
+        lines.append(f"- 另：普惠转换补助（至规划期末）{v:,.2f} 百万元" if chinese
+                     else f"- besides: subsidies for places made inclusive (to the plan's end) {v:,.2f} "
+                          "million CNY")
     return lines
 
 
@@ -97,7 +153,8 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
                      level_zh: Mapping[str, str] | None = None, optimal: bool = True,
                      class_size: Mapping[str, float] | None = None,
                      grade_class_size: Mapping[int, float] | None = None,
-                     grade_level: str = "kindergarten") -> str:
+                     grade_level: str = "kindergarten",
+                     kindergarten_types: pd.DataFrame | None = None) -> str:
     """``summary.md``: the plan's answers on one page, 中文 first and English after.
 
     Parameters
@@ -108,7 +165,9 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
     headline : DataFrame
         :func:`capacity.measures.headline` of the plan as written.
     schedule : DataFrame
-        The plan's new schools (``site, street, level, open_year, classes, places, cost``).
+        The plan's schedule (``site, street, level, open_year, classes, places, cost[, kind]``):
+        new schools are counted and listed as schools; expansions and conversions in a section
+        of their own, a conversion's subsidy apart from the capital cost.
     need : DataFrame, optional
         ``need.csv`` (:func:`capacity.need.need_table`).
     street_names, level_zh : mapping, optional
@@ -120,6 +179,9 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
     grade_class_size : mapping, optional
         Age -> pupils per class of ``grade_level``'s grades: stated for that level instead of its
         one class size.
+    kindergarten_types : DataFrame, optional
+        :func:`capacity.kinds.kindergarten_types` for the years to show (``year, type, places,
+        pupils, utilisation``): a line per year with the utilisation of each type.
 
     Returns
     -------
@@ -185,11 +247,19 @@ def official_summary(*, district_name: str, scenario_name: str, headline: pd.Dat
         zh_lines += ["", f"标准班额：{cs}。"]
         cs_en = ", ".join(f"{k} {size(k, True)}" for k in shown)
         en_lines += ["", f"Standard class sizes (pupils per class): {cs_en}."]
-    zh_lines += ["", "## 分年度新建学校（街道、班数）", "", *_schedule_lines(schedule, names, zh, True),
-                 "", "## 分年度建设投资", "", *_cost_lines(schedule, True)]
+    if kindergarten_types is not None and len(kindergarten_types):
+        zh_lines += ["", *_type_lines(kindergarten_types, zh.get(grade_level, grade_level), True)]
+        en_lines += ["", *_type_lines(kindergarten_types, grade_level, False)]
+    zh_lines += ["", "## 分年度新建学校（街道、班数）", "", *_schedule_lines(schedule, names, zh, True)]
     en_lines += ["", "## New schools by opening year (street, classes)", "",
-                 *_schedule_lines(schedule, names, zh, False),
-                 "", "## Capital cost by opening year", "", *_cost_lines(schedule, False)]
+                 *_schedule_lines(schedule, names, zh, False)]
+    levers = _lever_lines(schedule, names, zh, True)
+    if levers:  # not new schools: classes added at existing places, private places made inclusive
+        zh_lines += ["", "## 分年度扩建与普惠转换（不计入新建学校）", "", *levers]
+        en_lines += ["", "## Expansions and places made inclusive by year (not new schools)", "",
+                     *_lever_lines(schedule, names, zh, False)]
+    zh_lines += ["", "## 分年度建设投资", "", *_cost_lines(schedule, True)]
+    en_lines += ["", "## Capital cost by opening year", "", *_cost_lines(schedule, False)]
     return "\n".join(zh_lines + ["", "---", ""] + en_lines) + "\n"
 
 

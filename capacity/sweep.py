@@ -44,6 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from capacity.kinds import by_kind
 from capacity.scenario import Scenario, load_scenario
 from capacity.sweep_spec import SweepRun, Vary, parse_vary, sweep_runs
 
@@ -110,7 +111,8 @@ def headline_measures(demand: pd.DataFrame, plan, levels: Sequence[str], first_y
         year) and ``peak_pupils_year``; ``peak_places_short`` (largest district total of
         shortfall + overcrowded pupils in a year, places) and its first year (NaN when 0);
         ``spare_places_end`` (spare standard places summed over streets in ``last_year``);
-        ``schools_opened`` (new schools); ``cost`` (million CNY).
+        ``schools_opened`` (new schools; expansions and conversions not counted); ``cost`` (million
+        CNY, all options: capital cost and conversion subsidies).
     """
     from capacity.measures import headline
 
@@ -130,7 +132,7 @@ def headline_measures(demand: pd.DataFrame, plan, levels: Sequence[str], first_y
             row["peak_places_short"], row["peak_places_short_year"] = _peak(h["places_short"])
             row["spare_places_end"] = float(h["spare_places"].iloc[-1])
             s = plan.schedule[plan.schedule["level"] == lv]
-            row["schools_opened"] = float(len(s))
+            row["schools_opened"] = float(len(by_kind(s, "new")))  # expansions/conversions are not schools
             row["cost"] = float(s["cost"].sum())
         rows.append(row)
     return pd.DataFrame(rows, columns=["level", *MEASURES])

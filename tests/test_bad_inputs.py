@@ -98,6 +98,15 @@ def run(case: Case, tmp_path: Path, capsys) -> str:
 # district files: values and rows (capacity validate)
 
 P0 = "A,male,0,10"  # first row of population.csv
+
+
+def _kind_edits(k1_tail: str) -> tuple[Edit, ...]:
+    """sites.csv with the columns kind and annual_cost_per_place, k1's row ending in ``k1_tail``
+    (from cost_per_class on; the edit whose line is named), the other rows new schools."""
+    return (Edit("sites.csv", "inclusive\n", "inclusive,kind,annual_cost_per_place\n", line=False),
+            Edit("sites.csv", "2.5,true,true\n", "2.5,true,true,,\n", line=False),
+            Edit("sites.csv", "5.0,true,true", "5.0,true,true,,", line=False),
+            Edit("sites.csv", "0.0045,2.0,true,true", "0.0045," + k1_tail))
 EXPONENT = "exponent form"
 
 DATA_CASES = [
@@ -157,6 +166,16 @@ DATA_CASES = [
     Case("site-lon", (Edit("sites.csv", "0.0225,0.0045,2.0", "east,0.0045,2.0"),), must=("'lon'", "'east'")),
     Case("site-cost", (Edit("sites.csv", "0.0225,0.0045,2.0", "0.0225,0.0045,-2"),), must=("'cost_per_class'", "'-2'")),
     Case("site-duplicate", (Edit("sites.csv", "k2,B", "k1,B"),), must=("duplicate",)),
+    # site kinds: expansion / conversion options (k1 is at street C, which has private non-inclusive places)
+    Case("site-kind-word", _kind_edits("2.0,true,true,rebuild,"), must=("'kind'", "'rebuild'")),
+    Case("site-annual-negative", _kind_edits(",false,true,conversion,-5"),
+         must=("'annual_cost_per_place'", "'-5'")),
+    Case("site-annual-on-new", _kind_edits("2.0,true,true,new,100"),
+         must=("'annual_cost_per_place'", "conversion only")),
+    Case("site-conversion-no-cost", _kind_edits(",false,true,conversion,"),
+         must=("'annual_cost_per_place'", "conversion")),
+    Case("site-conversion-capital", _kind_edits("2.0,false,true,conversion,100"), must=("'cost_per_class'",)),
+    Case("site-conversion-public", _kind_edits(",true,true,conversion,100"), must=("'public'", "conversion")),
     Case("streets-duplicate", (Edit("streets.csv", "B,乙,Yi", "A,乙,Yi"),), must=("duplicate",)),
     Case("streets-lat-empty", (Edit("streets.csv", "0.0135,0.0045,made up", "0.0135,,made up"),), must=("'lat'",)),
     Case("levels-order", (Edit("levels.csv", "primary,小学,6,11", "primary,小学,11,6"),), must=("'last_age'",)),

@@ -171,6 +171,23 @@ def test_need_command(tmp_path, capsys):
     assert "schedule.csv" not in names  # the plan as written is not solved
     need = pd.read_csv(out / "need.csv")
     sched = pd.read_csv(out / "need_schedule.csv", dtype={"street": str})
+    new = sched[sched["kind"] == "new"]
     for r in need.itertuples():
-        assert r.needed_schools == (sched["level"] == r.level).sum()
-        assert r.needed_places == sched.loc[sched["level"] == r.level, "places"].sum()
+        assert r.needed_schools == (new["level"] == r.level).sum()
+        assert r.needed_places == new.loc[new["level"] == r.level, "places"].sum()
+
+
+def test_need_counts_expansions_apart_from_schools():
+    """24 pupils, 20 standard places (24 at the maximum): 4 overcrowded. One more class at the
+    existing school (an expansion) removes it with no new school: needed 0 schools, 10 expansion
+    places; the plan's exact count of one new school opens S1 instead."""
+    from tests.test_expansions import SITES, params, tables
+
+    need = assess_need(*tables(SITES), params(new_schools={"primary": 1}), OPTS,
+                       plan=SchoolPlanModel(*tables(SITES), params(new_schools={"primary": 1},
+                                                                   count_rule="exact")).solve(OPTS).plan)
+    t = need.table.set_index("level").loc["primary"]
+    assert t["needed_schools"] == 0 and t["needed_places"] == 0
+    assert t["needed_expansion_places"] == 10 and t["needed_converted_places"] == 0
+    assert t["plan_schools"] == 1 and t["plan_places"] == 10 and t["plan_expansion_places"] == 0
+    assert need.plan.schedule[["site", "kind"]].values.tolist() == [["E1", "expansion"]]

@@ -185,7 +185,7 @@ def test_no_unreachable_note_when_a_site_can_open():
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ('sharing = "random"', "plan.sharing: must be one of 'places', 'off'"),
+    ('sharing = "random"', "plan.sharing: must be one of 'places', 'enrolment', 'off'"),
     ("private_min_fill = 1.5", "plan.private_min_fill"),
 ])
 def test_bad_sharing_keys_in_a_scenario(tmp_path, line, message):

@@ -105,8 +105,31 @@ def test_sites_in_their_street(geo):
     assert sites["site"].is_unique
     for r in sites.itertuples():
         assert poly[r.street].contains(Point(r.lon, r.lat)), r.site
-    assert is_true(sites["public"]).all() and is_true(sites["inclusive"]).all()
+    new = sites[sites["kind"] == "new"]
+    assert is_true(new["public"]).all() and is_true(new["inclusive"]).all()
     assert sites["earliest_year"].between(2021, 2028).all()
+
+
+def test_expansion_and_conversion_options():
+    """Expansions at existing public places (2 or 4 classes, half the new-school cost per class);
+    one conversion per street with private non-inclusive kindergarten places, at most half of them."""
+    sites, sup = read("sites.csv"), read("supply.csv")
+    assert set(sites["kind"]) == {"new", "expansion", "conversion"}
+    ex = sites[sites["kind"] == "expansion"]
+    pub = sup[is_true(sup["public"])]
+    assert len(ex) == 11 and (ex["sizes"] == "2;4").all() and (ex["earliest_year"] == 2022).all()
+    assert ex.merge(pub, on=["street", "level"]).shape[0] == len(ex)
+    assert (ex["annual_cost_per_place"] == "").all()
+    half = {"kindergarten": 0.75, "primary": 1.5, "junior": 1.75}
+    assert (pd.to_numeric(ex["cost_per_class"]) == ex["level"].map(half)).all()
+    cv = sites[sites["kind"] == "conversion"]
+    priv = sup[(sup["level"] == "kindergarten") & ~is_true(sup["public"]) & ~is_true(sup["inclusive"])]
+    assert sorted(cv["street"]) == sorted(priv["street"])
+    assert (cv["level"] == "kindergarten").all() and (cv["cost_per_class"] == "").all()
+    assert (~is_true(cv["public"]) & is_true(cv["inclusive"])).all()
+    assert (pd.to_numeric(cv["annual_cost_per_place"]) == 2000).all()
+    most = cv.set_index("street")["sizes"].map(lambda t: max(int(x) for x in t.split(";")))
+    assert (most <= priv.set_index("street")["classes"].reindex(most.index) / 2).all()
 
 
 def test_kindergarten_targets_2020(pop):
@@ -166,6 +189,7 @@ def test_no_step_between_school_and_adult_ages(pop):
 def test_sites_can_reach_plan_kindergartens():
     """30 new kindergartens with 9,180 places (= 306 classes of 30) by 2025 must be possible."""
     s = read("sites.csv")
+    s = s[s["kind"] == "new"]
     kg = s[(s["level"] == "kindergarten") & (s["earliest_year"] <= 2025)]
     assert len(kg) >= 30
     sizes = [sorted(int(x) for x in t.split(";")) for t in kg["sizes"]]

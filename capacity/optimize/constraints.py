@@ -9,6 +9,8 @@ family               rows                                                       
 ===================  ======================================================================  ===========
 ``demand``           ``sum_p a[s,p,t] + u[s,l,t] = pupils[s,l,t]``                            no
 ``places``           ``sum_s a[s,p,t] - o[p,t] <= std_p + sum_{tau<=t} std_opt x``             no
+                     (a conversion: ``+std_opt x`` at the pool it converts; module
+                     :mod:`capacity.optimize.conversion`)
 ``overcrowded``      ``o[p,t] <= over_p + sum_{tau<=t} over_opt x`` (where options add some)  no
 ``site``             at most one option per site                                             no
 ``count``            ``new_schools`` per level (``count_rule``; expansions if counted)       ``counts``
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from capacity.optimize.conversion import option_effects
 from capacity.optimize.index import PlanIndex, counted
 from capacity.optimize.sharing import define_min_fill
 from capacity.optimize.symmetry import define_symmetry
@@ -139,8 +142,8 @@ def define_variables(ix: PlanIndex, name: str = "school_plan") -> ModelFrame:
     py["py"] = np.arange(len(py))
     py = py.merge(pools[["pool", "std", "over"]], on="pool", how="left")
     # options x pool-years they serve (open year <= year)
-    oy = opt[["opt", "pool", "year", "std", "over"]].rename(columns={"year": "tau", "std": "ostd", "over": "oover"})
-    oy = oy.merge(py[["pool", "year", "py"]], on="pool")
+    # (a conversion also takes its places from the pool it converts: a second row, ostd < 0)
+    oy = option_effects(opt).merge(py[["pool", "year", "py"]], on="pool")
     oy = oy[oy["tau"] <= oy["year"]]
     py["has_opt_over"] = py["py"].isin(oy.loc[oy["oover"] > 0, "py"])
     py["has_o"] = (py["over"] > 0) | py["has_opt_over"]
@@ -174,8 +177,9 @@ def define_demand(m: ModelFrame) -> None:
 
 
 def define_places(m: ModelFrame) -> None:
-    """Standard places per pool-year (existing plus sites open by then), with overcrowded pupils
-    ``o`` above them; and, where new sites add overcrowded places, the bound on ``o``."""
+    """Standard places per pool-year (existing plus sites open by then, less the places conversions
+    open by then have taken to the inclusive pool), with overcrowded pupils ``o`` above them; and,
+    where new sites add overcrowded places, the bound on ``o``."""
     A0, _, O0, X0, _ = m.offsets
     py, o_py, oy = m.py, m.o_py, m.oy
     no = len(o_py)
@@ -237,18 +241,19 @@ def define_kindergarten_places(m: ModelFrame) -> None:
 
 def define_yearly_limits(m: ModelFrame) -> None:
     """Openings per level and year (``max_openings_per_year``) and capital cost per year
-    (``max_cost_per_year``, million CNY)."""
+    (``max_cost_per_year``, million CNY) of new schools and expansions (conversions are neither)."""
     p, opt, X0 = m.ix.params, m.ix.options, m.offsets[3]
+    building = (opt["kind"] != "conversion").to_numpy()  # a conversion is no opening, no capital
     if p.max_openings_per_year:
         lim = {lv: int(v) for lv, v in p.max_openings_per_year.items()}
-        sel = opt["level"].isin(list(lim)).to_numpy()
+        sel = opt["level"].isin(list(lim)).to_numpy() & building
         if sel.any():
             key = opt.loc[sel, ["level", "year"]].astype(str).agg("|".join, axis=1)
             codes, uniq = pd.factorize(key, sort=True)
             rhs = np.array([lim[u.split("|")[0]] for u in uniq], float)
             m.add_rows("openings", codes, X0 + opt.loc[sel, "opt"].to_numpy(), np.ones(int(sel.sum())), rhs, LE)
     if p.max_cost_per_year is not None:
-        sel = (opt["cost"] > 0).to_numpy()
+        sel = (opt["cost"] > 0).to_numpy() & building
         if sel.any():
             codes, uniq = pd.factorize(opt.loc[sel, "year"], sort=True)
             m.add_rows("cost", codes, X0 + opt.loc[sel, "opt"].to_numpy(), opt.loc[sel, "cost"].to_numpy(),

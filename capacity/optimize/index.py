@@ -4,10 +4,13 @@ numpy (no solver object).
 * ``pools``: one row per pool (all supply of one level in one street that the objective cannot tell
   apart; for the kindergarten level also split by the ``public`` / ``inclusive`` flags): ``pool,
   pstreet, level, pub, inc, std`` (existing standard places), ``over`` (existing overcrowded places,
-  pupils), ``avail`` (first year the pool has any place), ``psi`` (street position).
+  pupils), ``enrolled`` (base-year pupils of the supply's optional ``enrolled`` column; 0 where not
+  given), ``avail`` (first year the pool has any place), ``psi`` (street position).
 * ``options``: one row per open option ``(site, year, classes)`` inside the plan period: ``opt, site,
   street, level, year, classes, std, over`` (places it adds, pupils), ``cost`` (million CNY),
-  ``early`` (years before ``plan_end``), ``pool``, ``public``, ``inclusive``.
+  ``early`` (years before ``plan_end``), ``pool``, ``public``, ``inclusive``, ``kind``,
+  ``converts`` (a conversion) and ``from_pool`` (the pool a conversion takes its places from; -1
+  for other options; :mod:`capacity.optimize.conversion`).
 * ``nodes``: one row per street x level x year with pupils: ``node, street, level, year, pupils, si``.
 * ``arcs``: one row per (node, pool) inside the catchment once the pool has places: ``a, node,
   street, level, year, pupils, pool, pstreet, dist`` (km between street points; 0 in the own street).
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.grades import grade_places
+from capacity.optimize.conversion import check_conversion_rows, conversion_sources
 from capacity.optimize.parameters import (
     DEFAULT_CATCHMENT_KM,
     DEFAULT_CLASS_SIZE,
@@ -46,9 +50,14 @@ def parse_sizes(value) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-#: Kinds of candidate site: a new school, or extra classes at existing places (内部挖潜 / 改扩建;
-#: the site joins the pool of existing places of its street, level and type).
-SITE_KINDS = ("new", "expansion")
+#: Kinds of candidate site: a new school, extra classes at existing places (``expansion``: 内部挖潜 /
+#: 改扩建; the site joins the pool of existing places of its street, level and type), or private
+#: non-inclusive kindergarten places made inclusive through a subsidy (``conversion``: 普惠 by
+#: purchased places; see :func:`conversions`).
+SITE_KINDS = ("new", "expansion", "conversion")
+#: Optional columns of the sites table after the required ones (``annual_cost_per_place``: yuan per
+#: place per year, conversions only).
+SITE_EXTRA = ("cost_per_class", "public", "inclusive", "places", "kind", "annual_cost_per_place")
 #: Columns of a distance (cost) table in long form.
 LONG_COLUMNS = ("origin", "destination", "cost")
 
@@ -102,7 +111,12 @@ def normalise_tables(demand, supply, sites, distance_km):
     dem["year"] = dem["year"].astype(int)
     dem["pupils"] = dem["pupils"].astype(float).clip(lower=0)
     cols = ["street", "level", "public", "inclusive", "classes", "places"]
-    sup = pd.DataFrame(columns=cols) if supply is None else pd.DataFrame(supply)[cols].copy()
+    sup = pd.DataFrame(columns=cols) if supply is None else pd.DataFrame(supply)
+    # optional: pupils enrolled in the base year (the basis of sharing = "enrolment"); NaN if not given
+    enrolled = (pd.to_numeric(sup["enrolled"], errors="coerce") if "enrolled" in sup
+                else pd.Series(np.nan, index=sup.index))
+    sup = sup[cols].copy()
+    sup["enrolled"] = enrolled.astype(float).to_numpy()
     sup["street"] = sup["street"].astype(str)
     for c in ("public", "inclusive"):
         sup[c] = _to_bool(sup[c]).astype(bool)
@@ -110,14 +124,15 @@ def normalise_tables(demand, supply, sites, distance_km):
     sup["places"] = sup["places"].astype(float)
     scols = ["site", "street", "level", "earliest_year", "sizes"]
     if sites is None or len(sites) == 0:
-        sit = pd.DataFrame(columns=[*scols, "cost_per_class", "public", "inclusive", "places", "kind"])
+        sit = pd.DataFrame(columns=[*scols, *SITE_EXTRA])
     else:
         sit = pd.DataFrame(sites).copy()
         for c, default in (("cost_per_class", 0.0), ("public", True), ("inclusive", True),
-                           ("places", np.nan), ("sizes", None), ("kind", "new")):
+                           ("places", np.nan), ("sizes", None), ("kind", "new"),
+                           ("annual_cost_per_place", np.nan)):
             if c not in sit:
                 sit[c] = default
-        sit = sit[[*scols, "cost_per_class", "public", "inclusive", "places", "kind"]]
+        sit = sit[[*scols, *SITE_EXTRA]]
     sit["site"] = sit["site"].astype(str)
     sit["street"] = sit["street"].astype(str)
     sit["kind"] = sit["kind"].fillna("new").astype(str)
@@ -144,6 +159,7 @@ def normalise_tables(demand, supply, sites, distance_km):
     sit["cost_per_class"] = pd.to_numeric(sit["cost_per_class"], errors="coerce").fillna(0.0).astype(float)
     for c in ("public", "inclusive"):
         sit[c] = _to_bool(sit[c]).astype(bool)
+    sit = check_conversion_rows(sit)
     if sit["site"].duplicated().any():
         raise ValueError(f"duplicate site ids: {sorted(sit.loc[sit['site'].duplicated(), 'site'])}")
     dist = distance_matrix(distance_km)
@@ -256,6 +272,7 @@ def build_index(dem: pd.DataFrame, sup: pd.DataFrame, sit: pd.DataFrame, dist: p
     sidx = {s: i for i, s in enumerate(streets)}
     D = dist.to_numpy(dtype=float).copy()
     np.fill_diagonal(D, 0.0)
+    _check_enrolled(sup, p)
     pools, options = _pools_and_options(sup, sit, p, cs, mcs, kg, sidx)
     ckm = {lv: (p.catchment_km[lv] if p.catchment_km is not None and lv in p.catchment_km
                 else DEFAULT_CATCHMENT_KM.get(lv)) for lv in levels}
@@ -274,7 +291,8 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     sup["inc"] = sup["inclusive"] & (sup["level"] == kg)
     pkey = ["pstreet", "level", "pub", "inc"]
     ex = (sup.rename(columns={"street": "pstreet"})
-          .groupby(pkey, as_index=False, sort=True)[["std", "over"]].sum())
+          .groupby(pkey, as_index=False, sort=True)[["std", "over", "enrolled"]].sum(min_count=1))
+    ex[["std", "over"]] = ex[["std", "over"]].fillna(0.0)
     ex = ex[(ex["std"] + ex["over"]) > 0]
     sit = sit.copy()
     sit["pstreet"] = sit["street"]
@@ -304,10 +322,11 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     opt.loc[given, "over"] = 0.0
     opt["cost"] = opt["classes"] * opt["cost_per_class"]
     opt["early"] = (p.plan_end - opt["year"]).astype(float)
+    opt = conversion_sources(opt, ex, kg, p.plan_end)  # conversions: cost per year, no overcrowding
 
     # pools
     pools = pd.concat([ex[pkey], opt[pkey]]).drop_duplicates().sort_values(pkey).reset_index(drop=True)
-    pools = pools.merge(ex, on=pkey, how="left").fillna({"std": 0.0, "over": 0.0})
+    pools = pools.merge(ex, on=pkey, how="left").fillna({"std": 0.0, "over": 0.0, "enrolled": 0.0})
     _check_expansions(sit, ex, pkey)
     first_opt = opt.groupby(pkey, as_index=False)["year"].min().rename(columns={"year": "first_opt"})
     pools = pools.merge(first_opt, on=pkey, how="left")
@@ -316,8 +335,29 @@ def _pools_and_options(sup, sit, p, cs, mcs, kg, sidx):
     pools["pool"] = np.arange(len(pools))
     pools["psi"] = pools["pstreet"].map(sidx).astype(int)
     opt = opt.merge(pools[[*pkey, "pool"]], on=pkey, how="left")
+    # a conversion takes its places from the private non-inclusive pool of its street
+    src = pools.loc[(pools["level"] == kg) & ~pools["pub"] & ~pools["inc"], ["pstreet", "pool"]]
+    opt["from_pool"] = opt["pstreet"].map(src.set_index("pstreet")["pool"]).where(opt["converts"], -1)
+    opt["from_pool"] = opt["from_pool"].fillna(-1).astype(int)
     opt["opt"] = np.arange(len(opt))
     return pools, opt
+
+
+def _check_enrolled(sup: pd.DataFrame, p: PlanParameters) -> None:
+    """``sharing = "enrolment"`` needs the base year's pupils (``enrolled``) on every supply row
+    with places, whole and >= 0."""
+    if p.sharing != "enrolment":
+        return
+    e = sup["enrolled"]
+    if len(sup) and e.isna().all():
+        raise ValueError("sharing = 'enrolment' needs the base year's pupils per supply row (column "
+                         "enrolled); the supply has none (use sharing = 'places')")
+    bad = (e.isna() | (e < 0)).to_numpy() & ((sup["places"] + sup["classes"]) > 0).to_numpy()
+    if bad.any():
+        r = sup.iloc[int(np.flatnonzero(bad)[0])]
+        raise ValueError(f"supply row {int(np.flatnonzero(bad)[0]) + 1} (street {r['street']}, level "
+                         f"{r['level']}): enrolled {r['enrolled']:g} must be pupils >= 0 for sharing = "
+                         "'enrolment'")
 
 
 def _check_expansions(sit, ex, pkey) -> None:
@@ -336,9 +376,10 @@ def _check_expansions(sit, ex, pkey) -> None:
 def counted(opt: pd.DataFrame, params, what: str) -> np.ndarray:
     """Mask of the options that count towards ``new_schools`` (``what="schools"``) or towards
     ``kindergarten_new_places`` (``what="places"``): new schools always, expansions when
-    ``expansions_count`` / ``expansions_in_places``."""
+    ``expansions_count`` / ``expansions_in_places``, conversions never (they add no place)."""
     flag = params.expansions_count if what == "schools" else params.expansions_in_places
-    return ((opt["kind"] != "expansion") | bool(flag)).to_numpy()
+    kind = opt["kind"]
+    return (((kind != "expansion") | bool(flag)) & (kind != "conversion")).to_numpy()
 
 
 def _nodes_and_arcs(dem, pools, D, sidx, ckm):

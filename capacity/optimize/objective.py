@@ -5,8 +5,8 @@ Terms (each a plain sum): ``shortfall`` = sum u (pupil-years), ``overcrowding`` 
 the own street), ``cost`` = sum k cost_per_class_i x (million CNY), ``early`` = sum (plan_end -
 tau) x (school-years a school opens before the last year it could: the tie-breaker that opens a
 school no earlier than it is needed), ``schools`` = sum x (new schools), ``places`` = sum std x (new
-standard places) and ``equity`` = sum over levels and years of the largest share of a street's
-pupils without a place (see :func:`capacity.optimize.constraints.define_equity`).
+standard places; conversions add none) and ``equity`` = sum over levels and years of the largest
+share of a street's pupils without a place (see :func:`capacity.optimize.constraints.define_equity`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def define_terms(m: ModelFrame) -> dict[str, pulp.LpAffineExpression]:
     z0, z1 = m.blocks.get("z", (0, 0))
     return {
         "schools": expr(V[X0:N], counted(opt, m.ix.params, "schools").astype(float).tolist()),
-        "places": expr(V[X0:N], opt["std"].astype(float).tolist()),
+        "places": expr(V[X0:N], opt["std"].where(opt["kind"] != "conversion", 0.0).astype(float).tolist()),
         "equity": expr(V[z0:z1], [1.0] * (z1 - z0)),
         "shortfall": expr(V[U0:O0], [1.0] * (O0 - U0)),
         "overcrowding": expr(V[O0:X0], [1.0] * (X0 - O0)),

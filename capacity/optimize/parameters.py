@@ -116,11 +116,16 @@ class PlanParameters:
         ``"places"`` (default): where the objective is indifferent (one street's pupils and pools
         at the same distance), pupils are spread over the places open to them in proportion to
         those places, after the last stage and keeping every stage's value
-        (:mod:`capacity.optimize.sharing`); ``"off"``: the solver's vertex stands.
+        (:mod:`capacity.optimize.sharing`); ``"enrolment"``: in proportion to the base year's
+        pupils of the existing places (the supply's ``enrolled`` column, required then) plus the
+        places the plan adds; ``"off"``: the solver's vertex stands.
     expansions_count, expansions_in_places
         Whether expansion options (sites with ``kind = "expansion"``: extra classes at existing
         places) count towards ``new_schools`` and towards ``kindergarten_new_places``
         (default: neither; an expansion is then chosen only where it serves the objective).
+        Conversion options (``kind = "conversion"``: private non-inclusive kindergarten places made
+        inclusive at ``annual_cost_per_place`` yuan per place per year,
+        :mod:`capacity.optimize.conversion`) never count towards either.
     private_min_fill
         Optional share (0-1): existing private kindergarten places keep at least this share of
         their standard places filled every balance year, as far as the pupils who may reach them

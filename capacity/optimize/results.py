@@ -62,7 +62,8 @@ class SolverReport:
 @dataclass(frozen=True)
 class Plan:
     """The result: ``schedule`` (``site, street, level, open_year, classes, places, cost, public,
-    inclusive, kind``; cost in million CNY; ``kind`` ``new`` or ``expansion``), ``balance`` (``street, level, year, pupils, places, assigned,
+    inclusive, kind``; cost in million CNY; ``kind`` ``new``, ``expansion`` or ``conversion``: for a
+    conversion ``places`` are the places made inclusive and ``cost`` the subsidy to ``plan_end``), ``balance`` (``street, level, year, pupils, places, assigned,
     shortfall, overcrowded, max_places, enrolled_here``), ``assignment`` (``street, level, year, site,
     pupils, site_street, new``) and ``report``.
 
@@ -92,7 +93,7 @@ class Plan:
             {
                 "new_schools": {k: int(v) for k, v in _new_only(self.schedule).groupby("level").size().items()},
                 "new_places": {
-                    k: float(v) for k, v in self.schedule.groupby("level")["places"].sum().items()
+                    k: float(v) for k, v in _added(self.schedule).groupby("level")["places"].sum().items()
                 },
                 "pupils": float(self.balance["pupils"].sum()),
                 "shortfall": float(self.balance["shortfall"].sum()),
@@ -118,8 +119,13 @@ class Plan:
 
 
 def _new_only(schedule: pd.DataFrame) -> pd.DataFrame:
-    """The new schools of a schedule (expansions left out)."""
-    return schedule[schedule["kind"] != "expansion"] if "kind" in schedule else schedule
+    """The new schools of a schedule (expansions and conversions left out)."""
+    return schedule[schedule["kind"] == "new"] if "kind" in schedule else schedule
+
+
+def _added(schedule: pd.DataFrame) -> pd.DataFrame:
+    """The options of a schedule that add places (conversions left out: they move places)."""
+    return schedule[schedule["kind"] != "conversion"] if "kind" in schedule else schedule
 
 
 def _jsonable(obj):
@@ -170,6 +176,15 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
         "existing:" + ex["pstreet"],
     )
     mem_ex = ex.assign(site=ex_name, new=False)[["pool", "site", "std", "over", "new"]].merge(years, how="cross")
+    conv = chosen[chosen["kind"] == "conversion"] if "kind" in chosen else chosen.iloc[:0]
+    if len(conv):  # converted places leave the existing non-inclusive places from their year on
+        gone = conv[["from_pool", "std", "year"]].rename(columns={"from_pool": "pool", "std": "gone"})
+        gone = gone.merge(years.rename(columns={"year": "y"}), how="cross")
+        gone = (gone[gone["y"] >= gone["year"]].groupby(["pool", "y"], as_index=False)["gone"].sum()
+                .rename(columns={"y": "year"}))
+        mem_ex = mem_ex.merge(gone, on=["pool", "year"], how="left").fillna({"gone": 0.0})
+        mem_ex["std"] = (mem_ex["std"] - mem_ex["gone"]).clip(lower=0.0)
+        mem_ex = mem_ex.drop(columns="gone")
     if len(chosen):
         ch = chosen[["pool", "site", "std", "over", "year"]].rename(columns={"year": "open_year"})
         mem_new = ch.merge(years, how="cross")
@@ -202,8 +217,9 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
     # places by location: existing + opened
     cap_ex = pools.groupby(["pstreet", "level"], as_index=False)[["std", "over"]].sum()
     cap = cap_ex.merge(years, how="cross")
-    if len(chosen):
-        cn = chosen[["street", "level", "std", "over", "year"]].rename(columns={"street": "pstreet", "year": "oy"})
+    built = chosen[chosen["kind"] != "conversion"] if "kind" in chosen else chosen
+    if len(built):  # (a conversion moves places inside its street: no change there)
+        cn = built[["street", "level", "std", "over", "year"]].rename(columns={"street": "pstreet", "year": "oy"})
         cn = cn.merge(years, how="cross")
         cn = cn[cn["year"] >= cn["oy"]].groupby(["pstreet", "level", "year"], as_index=False)[["std", "over"]].sum()
         cap = pd.concat([cap, cn]).groupby(["pstreet", "level", "year"], as_index=False)[["std", "over"]].sum()

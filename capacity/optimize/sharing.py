@@ -18,7 +18,8 @@ programme whose feasible set keeps every earlier stage's value exactly:
   solution)``, and the minimum fill rows of ``private_min_fill`` (see :func:`define_min_fill`).
 
 It minimises ``sum_i f_i(a'_i - s_i F_g)``, where ``s_i`` is the pool's share of the tie class's
-standard places that year (``sharing = "places"``) and ``f_i`` a convex piecewise-linear price of
+standard places that year (``sharing = "places"``; with ``"enrolment"`` its share of the base
+year's enrolment, plus the places added since: :func:`sharing_basis`) and ``f_i`` a convex piecewise-linear price of
 the deviation (``SEGMENT_WIDTH`` / ``SEGMENT_SLOPE``, in shares of the pool's places: least squares
 in utilisation, approximately). A pool that a share target or the overcrowding
 optimum forces to take more (or less) keeps that; the rest is spread pro rata.
@@ -38,12 +39,13 @@ import pulp
 from scipy import sparse
 
 from capacity.optimize.backend import solve_lp
+from capacity.optimize.conversion import converted_by_pool_year
 
 if TYPE_CHECKING:
     from capacity.optimize.constraints import ModelFrame
 
 #: Values ``PlanParameters.sharing`` may take.
-SHARING = ("places", "off")
+SHARING = ("places", "enrolment", "off")
 #: The deviation from the pro-rata part is priced piecewise linearly and convex (an approximation
 #: of least squares in utilisation): the first 2 % of a pool-year's standard places cost 1 per
 #: pupil, the next 3 % 2, ... and beyond 40 % 32, so that where a target forces pupils away from
@@ -63,6 +65,20 @@ def pool_year_capacity(frame: ModelFrame, x: np.ndarray) -> tuple[np.ndarray, np
         np.add.at(std, oy["py"].to_numpy()[on], oy["ostd"].to_numpy(float)[on])
         np.add.at(over, oy["py"].to_numpy()[on], oy["oover"].to_numpy(float)[on])
     return std, over
+
+
+def sharing_basis(ix, py: pd.DataFrame, std: np.ndarray) -> np.ndarray:
+    """What each pool-year's part of its tie class is proportional to: its standard places ``std``
+    (``sharing = "places"``), or (``"enrolment"``) the base year's pupils of its existing places
+    plus the standard places the options open by then add (a conversion: minus at the pool it
+    converts, plus at the inclusive pool), at least 0."""
+    if ix.params.sharing != "enrolment":
+        return std
+    pools = ix.pools.set_index("pool")
+    pool = py["pool"].to_numpy()
+    existing = pools["std"].reindex(pool).to_numpy(float)
+    enrolled = pools["enrolled"].reindex(pool).to_numpy(float)
+    return np.maximum(enrolled + std - existing, 0.0)
 
 
 def tie_classes(arcs: pd.DataFrame) -> np.ndarray:
@@ -121,9 +137,11 @@ def min_fill_rows(ix, py: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def define_min_fill(m: ModelFrame) -> None:
-    """Family ``fill``: ``sum_s a[s, p, t] >= min(private_min_fill * std_p, reachable pupils)`` for
-    every existing private kindergarten pool ``p`` and balance year ``t`` (``std_p``: its existing
-    standard places; reachable: the pupils of the streets whose catchment reaches it)."""
+    """Family ``fill``: ``sum_s a[s, p, t] + f * converted[p, t] >= min(f * std_p, reachable
+    pupils)`` (``f = private_min_fill``) for every existing private kindergarten pool ``p`` and
+    balance year ``t`` (``std_p``: its existing standard places; reachable: the pupils of the
+    streets whose catchment reaches it; ``converted``: the places conversions open by ``t`` take
+    from it to the inclusive pool, whose own requirement stays that of its existing places)."""
     rows, need = min_fill_rows(m.ix, m.py)
     if not len(rows):
         return
@@ -132,7 +150,14 @@ def define_min_fill(m: ModelFrame) -> None:
     pos[rows] = np.arange(len(rows))
     r = pos[a_py["py"].to_numpy()]
     keep = r >= 0
-    m.add_rows("fill", r[keep], m.offsets[0] + a_py["a"].to_numpy()[keep], np.ones(int(keep.sum())), need,
+    # places converted to inclusive leave the pool's requirement: + fill x converted places
+    cv = m.oy[(m.oy["ostd"] < 0).to_numpy()]
+    rc = pos[cv["py"].to_numpy()]
+    kc = rc >= 0
+    f = float(m.ix.params.private_min_fill)
+    m.add_rows("fill", np.r_[r[keep], rc[kc]],
+               np.r_[m.offsets[0] + a_py["a"].to_numpy()[keep], m.offsets[3] + cv["opt"].to_numpy()[kc]],
+               np.r_[np.ones(int(keep.sum())), -f * cv["ostd"].to_numpy(float)[kc]], need,
                pulp.LpConstraintGE)
 
 
@@ -150,7 +175,7 @@ def share_ties(ix, frame: ModelFrame, values: np.ndarray) -> tuple[np.ndarray, s
     std, over = pool_year_capacity(frame, x)
     a_py = arcs[["pool", "year"]].merge(py[["pool", "year", "py"]], on=["pool", "year"], how="left")
     arc_py = a_py["py"].to_numpy()
-    target = proportional_targets(arcs, a_now, std[arc_py])
+    target = proportional_targets(arcs, a_now, sharing_basis(ix, py, std)[arc_py])
     g = tie_classes(arcs)
     na, no, ng = len(arcs), len(o_py), int(g.max()) + 1
     K = len(SEGMENT_WIDTH)
@@ -203,6 +228,7 @@ def share_ties(ix, frame: ModelFrame, values: np.ndarray) -> tuple[np.ndarray, s
         add(np.zeros(int(sel.sum()), int), ia[sel], -np.ones(int(sel.sum())), [-lower])
     fill_rows, need = min_fill_rows(ix, py)
     if len(fill_rows):
+        need = need - float(p.private_min_fill) * converted_by_pool_year(frame.oy, x, len(py))[fill_rows]
         pos = np.full(len(py), -1)
         pos[fill_rows] = np.arange(len(fill_rows))
         r = pos[arc_py]

@@ -16,7 +16,15 @@ supply (base year 2020), made consistent with the 2021-2025 education plan:
   (secondary specialised 58,658 + vocational high 19,491 against general senior high 168,573;
   technical schools excluded).
 housing: planned completions 2021-2035 in the growth streets, front-loaded (illustrative).
-sites: illustrative candidate sites (not real parcels), seeded random points inside the street polygons.
+sites: illustrative candidate sites (not real parcels), seeded random points inside the street polygons;
+then the plan's other levers as options at existing places, at the street point (estimates):
+* expansions (kind = expansion; 内部挖潜 / 改扩建): 2 or 4 more classes at the public places of a street,
+  from 2022, at half the cost per class of a new school of the level: kindergartens in the five streets
+  where the plan builds public kindergartens, primary and junior schools in the three northern streets
+  it names;
+* conversions (kind = conversion; 普惠 through rent relief and purchased places): a quarter or half of a
+  street's private non-inclusive kindergarten classes made inclusive, from 2021, at
+  CONVERSION_YUAN yuan per place per year.
 """
 
 from __future__ import annotations
@@ -73,6 +81,19 @@ PREFIX = {"kindergarten": "K", "primary": "P", "junior": "J", "senior": "S"}
 SIZES = {"kindergarten": "6;9;12", "primary": "12;18;24;30", "junior": "12;18;24;30",
          "senior": "18;24;30;36"}
 COST = {"kindergarten": 1.5, "primary": 3.0, "junior": 3.5, "senior": 4.0}
+# expansions (内部挖潜 / 改扩建): the plan's public-kindergarten growth streets (line 142) and its
+# northern compulsory-school streets (line 153); classes each may add, first year, share of the
+# new-school cost per class (estimates)
+EXPANSION_STREETS = {"kindergarten": ["华明", "金桥", "万新", "新立", "东丽湖"],
+                     "primary": ["东丽湖", "金钟", "华新"], "junior": ["东丽湖", "金钟", "华新"]}
+EXPANSION_SIZES = "2;4"
+EXPANSION_YEAR = 2022
+EXPANSION_COST_SHARE = 0.5
+# conversions of private non-inclusive kindergarten places to inclusive (普惠): annual subsidy per
+# place (estimate: no Tianjin or Dongli figure found) and the shares of a street's classes offered
+CONVERSION_YUAN = 2000
+CONVERSION_SHARES = (0.25, 0.5)
+CONVERSION_YEAR = 2021
 # earliest opening year: most sites free now, some only later (timing matters)
 YEARS = [2021, 2021, 2021, 2022, 2022, 2022, 2023, 2023, 2024, 2024, 2025, 2026, 2027, 2028]
 
@@ -164,6 +185,45 @@ def sites(polys: dict[str, object]) -> pd.DataFrame:
                                        "lat", "cost_per_class", "public", "inclusive"])
 
 
+def options(sup: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """Expansion and conversion options at existing places, located at the street point."""
+    pt = points.set_index("street")
+    rows = []
+    n = 0
+    for level, names in EXPANSION_STREETS.items():
+        cost = round(EXPANSION_COST_SHARE * COST[level], 2)
+        for name in names:
+            s = CODE[name]
+            have = sup[(sup["street"] == s) & (sup["level"] == level) & sup["public"]]
+            if not len(have):
+                continue
+            n += 1
+            rows.append((f"E{n:02d}", s, level, EXPANSION_YEAR, EXPANSION_SIZES, pt.at[s, "lon"],
+                         pt.at[s, "lat"], f"{cost:.6f}", "true", "true", "expansion", ""))
+    priv = sup[(sup["level"] == "kindergarten") & ~sup["public"] & ~sup["inclusive"]]
+    for i, r in enumerate(priv.sort_values("street").itertuples(), start=1):
+        sizes = sorted({max(1, int(r.classes * sh)) for sh in CONVERSION_SHARES})
+        rows.append((f"C{i:02d}", r.street, "kindergarten", CONVERSION_YEAR, ";".join(map(str, sizes)),
+                     pt.at[r.street, "lon"], pt.at[r.street, "lat"], "", "false", "true", "conversion",
+                     str(CONVERSION_YUAN)))
+    out = pd.DataFrame(rows, columns=["site", "street", "level", "earliest_year", "sizes", "lon", "lat",
+                                      "cost_per_class", "public", "inclusive", "kind",
+                                      "annual_cost_per_place"])
+    for c in ("lon", "lat"):
+        out[c] = out[c].map(lambda v: f"{v:.6f}")
+    return out
+
+
+def all_sites(new: pd.DataFrame, sup: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """New-school sites (formatted as before) followed by the expansion and conversion options."""
+    new = new.copy()
+    for c, fmt in (("lon", "{:.6f}"), ("lat", "{:.6f}"), ("cost_per_class", "{:.6f}")):
+        new[c] = new[c].map(fmt.format)
+    new["kind"] = "new"
+    new["annual_cost_per_place"] = ""
+    return pd.concat([new, options(sup, points)], ignore_index=True)
+
+
 def main() -> None:
     pop = pd.read_csv(OUT / "population.csv", dtype={"street": str})
     sup = supply(pop)
@@ -174,7 +234,8 @@ def main() -> None:
     housing().to_csv(OUT / "housing.csv", index=False, lineterminator="\n")
     geo = gpd.read_file(OUT / "streets.gpkg", layer="streets")
     polys = {s: shapely.make_valid(g) for s, g in zip(geo["street"], geo.geometry, strict=True)}
-    sites(polys).to_csv(OUT / "sites.csv", index=False, lineterminator="\n", float_format="%.6f")
+    points = pd.read_csv(OUT / "streets.csv", dtype={"street": str})[["street", "lon", "lat"]]
+    all_sites(sites(polys), sup, points).to_csv(OUT / "sites.csv", index=False, lineterminator="\n")
     # report
     kg = sup[sup["level"] == "kindergarten"]
     r35 = residents(pop, 3, 5).sum()
