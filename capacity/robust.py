@@ -244,19 +244,21 @@ def schedule_changes(robust: pd.DataFrame, deterministic: pd.DataFrame) -> pd.Da
     Returns
     -------
     DataFrame
-        ``street, level, year, robust_places, deterministic_places, difference`` (standard places
-        opened in that street, level and year by each schedule; only rows that differ), sorted by
-        level, street and year. Sites of one street are interchangeable for the model, so schedules
-        are compared by street.
+        ``street, level, kind, year, robust_places, deterministic_places, difference`` (standard
+        places opened, or for ``kind = "conversion"`` made inclusive, in that street, level and year
+        by each schedule; only rows that differ), sorted by level, street, kind and year. Sites of
+        one street are interchangeable for the model, so schedules are compared by street; a
+        schedule without a ``kind`` column is all new schools.
     """
     def places(s):
-        return s.groupby(["street", "level", "open_year"])["places"].sum()
+        s = s if "kind" in s else s.assign(kind="new")
+        return s.groupby(["street", "level", "kind", "open_year"])["places"].sum()
 
     both = pd.concat({"robust_places": places(robust), "deterministic_places": places(deterministic)},
                      axis=1).fillna(0.0)
     both["difference"] = both["robust_places"] - both["deterministic_places"]
     both = both[both["difference"].abs() > 1e-9].reset_index().rename(columns={"open_year": "year"})
-    return both.sort_values(["level", "street", "year"]).reset_index(drop=True)
+    return both.sort_values(["level", "street", "kind", "year"]).reset_index(drop=True)
 
 
 def peak_years(demand: pd.DataFrame) -> dict[str, int]:

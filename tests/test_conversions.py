@@ -170,3 +170,17 @@ def test_summary_lists_conversions_and_expansions_apart_from_new_schools():
     assert "- total: 2 million CNY" in en  # the expansion's capital cost, not the subsidy
     assert "subsidies for places made inclusive (to the plan's end) 0.02 million CNY" in en
     assert "| kindergarten | – | 0 | 0 | 0 (2021) | 100% | 0 |" in en  # no new school counted
+
+
+def test_evaluator_takes_converted_places_from_the_pool_they_convert():
+    """Out of sample, a converted class moves 10 places (none added): 45 children, 40 places, 5
+    short, as in the plan itself."""
+    from capacity.optimize.evaluate import evaluate_schedule
+
+    demand, supply, sites, dist = tables([conversion(2000.0)], pupils=45.0)
+    p = params(inclusive_share_min=None)
+    schedule = pd.DataFrame({"site": ["C1"], "open_year": [2021], "classes": [1]})
+    ev = evaluate_schedule(schedule, demand.assign(future=0), supply, sites, dist, p)
+    assert ev.levels["places_short"].tolist() == pytest.approx([5.0])
+    plan = SchoolPlanModel(demand, supply, sites, dist, p).solve(OPTS).plan
+    assert plan.balance["shortfall"].sum() + plan.balance["overcrowded"].sum() == pytest.approx(5.0)

@@ -75,6 +75,13 @@ def test_schedule_changes_by_hand():
     ch = schedule_changes(rob, det)
     assert ch[["street", "year", "robust_places", "deterministic_places", "difference"]].values.tolist() == [
         ["S", 2023, 270.0, 0.0, 270.0], ["T", 2022, 0.0, 270.0, -270.0]]
+    # places made inclusive are not places opened: a conversion never offsets a new school
+    rob = pd.DataFrame({"street": ["S"], "level": "kindergarten", "open_year": [2022], "places": [30.0],
+                        "kind": ["conversion"]})
+    det = pd.DataFrame({"street": ["S"], "level": "kindergarten", "open_year": [2022], "places": [30.0],
+                        "kind": ["new"]})
+    ch = schedule_changes(rob, det)
+    assert ch[["kind", "difference"]].values.tolist() == [["conversion", 30.0], ["new", -30.0]]
 
 
 # -- the model's bad inputs -----------------------------------------------------------------------

@@ -137,6 +137,8 @@ class ScheduleEvaluator:
             later = years >= int(r.open_year)
             std[later, int(r.pool)] += float(r.std)
             over[later, int(r.pool)] += float(r.over)
+            if getattr(r, "converts", False):  # a conversion's places leave the pool they convert
+                std[later, int(r.from_pool)] -= float(r.std)
         lv_rows, st_rows, sc_rows = [], [], []
         for level in ix.levels:
             lp = pools[pools["level"] == level]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-IDENTITY = ["pool", "street", "level", "first_open", "size_set", "cost_per_class", "public", "inclusive"]
+IDENTITY = ["pool", "street", "level", "first_open", "size_set", "cost_per_class", "public", "inclusive",
+            "kind"]
 
 
 def identical_pairs(opt: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +29,7 @@ def identical_pairs(opt: pd.DataFrame) -> pd.DataFrame:
     sizes = opt.groupby("site")["classes"].agg(lambda c: tuple(sorted(set(c)))).rename("size_set")
     sites = (opt.drop_duplicates("site").set_index("site").join(sizes).reset_index()
              .sort_values("site", kind="stable"))
-    grp = sites.groupby(IDENTITY, sort=False, dropna=False).ngroup().to_numpy()
+    grp = sites.groupby([c for c in IDENTITY if c in sites], sort=False, dropna=False).ngroup().to_numpy()
     order = np.lexsort((sites["site"].to_numpy(), grp))
     g, s = grp[order], sites["site"].to_numpy()[order]
     same = g[1:] == g[:-1]
