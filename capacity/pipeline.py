@@ -445,7 +445,7 @@ def _counterfactual(model_pickle: bytes, options):
 
 
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None,
-           need: bool = False):
+           need: bool = False, then=()):
     """The plan, its counterfactual and (``need``) the future of the needs assessment's schedule.
 
     With ``workers`` (a :class:`FigureDrawer` with worker processes) the counterfactual and the
@@ -482,6 +482,8 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         cf_job = workers.call(_counterfactual, pickle.dumps(model), opts)
         _say(progress, f"{scenario.name}: solving the counterfactual (existing places only) in a "
                        "worker process...")
+    if workers is not None and then:
+        workers.submit(list(then))  # figures that need no plan, queued behind the solves
     n_new = int((district.sites["kind"] == "new").sum()) if "kind" in district.sites else len(district.sites)
     n_opt = len(district.sites) - n_new
     _say(progress, f"{scenario.name}: solving {'/'.join(levels)}, {n_new} candidate sites"
@@ -635,9 +637,9 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         run = run_scenario(scenario, progress=progress, solve=False, district=district)
         population = run.population
         pyramids = population_figure_specs(population, figures=figures)
-        drawer.submit(pyramids)  # needs no plan: drawn while the solver runs
+        # the pyramids need no plan: drawn by a worker once it has solved the counterfactual
         plan, counterfactual, need_job = _solve(scenario, district, run.demand, progress, drawer,
-                                                need=True)
+                                                need=True, then=pyramids)
         plan = with_grade_shares(plan, population)
         counterfactual = with_grade_shares(counterfactual, population)
         specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
