@@ -129,7 +129,8 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
             if not _suspicious(optimal, obj, bound, options):
                 break
         values = res.values
-        if has and model.mip:
+        ic = model.integer_cols
+        if has and model.mip and np.abs(values[ic] - np.round(values[ic])).max(initial=0.0) > 1e-9:
             # the stage's value at its schedule rounded (see HighsModel.with_schedule_fixed): the
             # optimum fixed for the next stages is then one a schedule reaches
             fixed, ok = model.with_schedule_fixed(cost, values, tl)
