@@ -142,10 +142,13 @@ def city_instance(n_streets: int, method: str = "lexicographic"):
 
 
 def dongli_params(method: str = "lexicographic") -> PlanParameters:
+    # vocational: the baseline scenario's class sizes (50 standard, 55 at most) and no new school
     return PlanParameters(
         first_year=2021, last_year=2030, plan_start=2021, plan_end=2025,
-        new_schools={"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2}, count_rule="exact",
-        kindergarten_new_places=9180, places_rule="exact", catchment_km={**CATCHMENT, "senior": None},
+        new_schools={"kindergarten": 30, "primary": 9, "junior": 4, "senior": 2, "vocational": 0},
+        count_rule="exact", kindergarten_new_places=9180, places_rule="exact",
+        catchment_km={**CATCHMENT, "senior": None, "vocational": None},
+        class_size={"vocational": 50}, max_class_size={"vocational": 55},
         public_share_min=0.5, inclusive_share_min=0.83, target_year=2025, method=method)
 
 
