@@ -6,7 +6,7 @@ A figure is a :class:`FigureSpec`: the file it becomes, the kind of drawing (a k
 :class:`FigureDrawer` draws them, in worker processes or in this one, and returns the PNG files'
 bytes in the order the specs were given.
 
-Why processes: matplotlib draws in one thread, and the nine figures of a district's plan take
+Why processes: matplotlib draws in one thread, and the 21 figures of the baseline plan take
 several CPU-seconds; two workers halve the wait on two cores, and workers started before the
 solve import matplotlib, load the Chinese font and build the map base layer while the solver
 runs. Each worker builds the district's :class:`~capacity.maps.StreetBase` once and reuses it for
