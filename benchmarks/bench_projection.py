@@ -31,11 +31,13 @@ from capacity.projection import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+# the levels of data/streets/levels.csv (the synthetic instances use them too)
 DONGLI_LEVELS = pd.DataFrame({
-    "level": ["kindergarten", "primary", "junior", "senior"],
-    "name_zh": ["幼儿园", "小学", "初中", "高中"],
-    "first_age": [3, 6, 12, 15],
-    "last_age": [5, 11, 14, 17],
+    "level": ["kindergarten", "primary", "junior", "senior", "vocational"],
+    "name_zh": ["幼儿园", "小学", "初中", "普通高中", "中职"],
+    "first_age": [3, 6, 12, 15, 15],
+    "last_age": [5, 11, 14, 17, 17],
+    "stage": ["kindergarten", "primary", "junior", "senior_stage", "senior_stage"],
 })
 
 
