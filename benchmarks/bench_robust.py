@@ -26,7 +26,7 @@ from capacity.data import load_district
 from capacity.optimize import SchoolPlanModel
 from capacity.optimize.evaluate import ScheduleEvaluator
 from capacity.optimize.stochastic import RobustPlanModel
-from capacity.robust import _draw_demand, peak_years, select_futures
+from capacity.robust import _draw_demand, draw_futures, peak_years
 from capacity.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,12 +52,7 @@ def main(argv=None) -> int:
     p = s.plan
 
     t0 = time.perf_counter()
-    n_in = r.pool if r.select == "kmedoids" else r.draws
-    dem = _draw_demand(d, s, seed, n_in)
-    keys = ["street", "level", "year"]
-    wide = dem.pivot_table(index="future", columns=keys, values="pupils", aggfunc="sum", fill_value=0.0)
-    idx, w = select_futures(wide.to_numpy(), r, seed)
-    demands = [dem.loc[dem["future"] == int(wide.index[i]), [*keys, "pupils"]] for i in idx]
+    demands, w, _, n_in = draw_futures(d, s, r, seed)
     t_fut = time.perf_counter() - t0
     print(f"== Dongli robust plan: {len(demands)} futures ({r.select} of {n_in} draws) in {t_fut:.2f} s; "
           f"measure {r.measure}" + (f" alpha {r.alpha:g}" if r.measure == "cvar" else ""))

@@ -214,6 +214,25 @@ class RobustResult:
         return d
 
 
+def draw_futures(district, scenario, settings: RobustSettings, seed: int):
+    """The futures of a robust plan: ``settings.pool`` (k-medoids) or ``settings.draws`` (random)
+    projection draws with ``seed``, selected by :func:`select_futures`.
+
+    Returns
+    -------
+    (list of DataFrame, ndarray, ndarray, int)
+        One ``street, level, year, pupils`` table per future, their weights (sum 1), the draw each
+        future is, and the number of draws they were chosen from.
+    """
+    n_in = settings.pool if settings.select == "kmedoids" else settings.draws
+    dem = _draw_demand(district, scenario, seed, n_in)
+    keys = ["street", "level", "year"]
+    wide = dem.pivot_table(index="future", columns=keys, values="pupils", aggfunc="sum", fill_value=0.0)
+    idx, weights = select_futures(wide.to_numpy(), settings, seed)
+    demands = [dem.loc[dem["future"] == int(wide.index[i]), [*keys, "pupils"]] for i in idx]
+    return demands, weights, wide.index.to_numpy()[idx], n_in
+
+
 def _draw_demand(district, scenario, seed: int, n: int) -> pd.DataFrame:
     from capacity.demand import pupils_by_draw, school_ages
     from capacity.projection import project_draws
@@ -300,12 +319,7 @@ def run_robust(district, scenario, settings: RobustSettings, deterministic_sched
     supply, sites, dist = district.supply, district.sites, district.distance_km()
 
     t0 = time.perf_counter()
-    n_in = settings.pool if settings.select == "kmedoids" else settings.draws
-    dem = _draw_demand(district, scenario, seed, n_in)
-    keys = ["street", "level", "year"]
-    wide = dem.pivot_table(index="future", columns=keys, values="pupils", aggfunc="sum", fill_value=0.0)
-    idx, weights = select_futures(wide.to_numpy(), settings, seed)
-    demands = [dem.loc[dem["future"] == int(wide.index[i]), [*keys, "pupils"]] for i in idx]
+    demands, weights, draws, n_in = draw_futures(district, scenario, settings, seed)
     seconds["futures"] = time.perf_counter() - t0
     say(f"robust: {len(demands)} futures ({settings.select}) of {n_in} draws in {seconds['futures']:.1f} s")
 
@@ -360,7 +374,7 @@ def run_robust(district, scenario, settings: RobustSettings, deterministic_sched
     say(f"robust: expected pupil-years short out of sample: robust {value['robust'].sum():,.0f}, "
         f"deterministic {value['deterministic'].sum():,.0f} (value of the stochastic solution "
         f"{value['value'].sum():,.0f})")
-    futures = pd.DataFrame({"future": np.arange(len(idx)), "draw": wide.index.to_numpy()[idx],
+    futures = pd.DataFrame({"future": np.arange(len(draws)), "draw": draws,
                             "weight": weights})
     return RobustResult(settings=settings, plan=plan, deterministic_schedule=deterministic_schedule,
                         futures=futures, seeds=(seed, eval_seed), robustness=rob, value=value,

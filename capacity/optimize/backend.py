@@ -206,12 +206,6 @@ class HighsModel:
         nz = np.flatnonzero(coefs)
         self.h.addRow(-INF, float(rhs), len(nz), nz.astype(np.int32), coefs[nz].astype(float))
 
-    def relaxed_start(self, cost: np.ndarray, start: np.ndarray, time_limit: float | None) -> np.ndarray:
-        """``start`` with its continuous part re-optimised for ``cost``, the integer columns fixed at
-        their (rounded) values: a MIP start as good as the schedule allows (``start`` unchanged
-        when that linear programme has no optimum)."""
-        return self.with_schedule_fixed(cost, start, time_limit)[0]
-
     def with_schedule_fixed(self, cost: np.ndarray, start: np.ndarray,
                             time_limit: float | None) -> tuple[np.ndarray, bool]:
         """``(values, True)``: the integer columns of ``start`` rounded and fixed, the continuous

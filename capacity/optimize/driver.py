@@ -120,7 +120,7 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
         if start is not None and model.mip and (cost[continuous] != 0).any():
             # the schedule found so far with its best assignment for this stage: a good incumbent
             # from the start, which lets HiGHS fix columns by reduced cost at once
-            start = model.relaxed_start(cost, start, tl)
+            start = model.with_schedule_fixed(cost, start, tl)[0]
         for attempt in ((start, None) if start is not None else (None,)):
             res = model.run(cost, tl, attempt)
             has, optimal = classify_status(res.status, res.sol_status)
