@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import Bbox, blended_transform_factory
 
 from capacity.kinds import by_kind
 
@@ -265,40 +265,43 @@ class _Placer:
         """Reserve the area around a marker at data point ``(x, y)``."""
         px, py = self.ax.transData.transform((x, y))
         r = radius_pt * self.ax.figure.dpi / 72
-        from matplotlib.transforms import Bbox
-
         self.boxes.append(Bbox([[px - r, py - r], [px + r, py + r]]))
 
     def place(self, x, y, text, offsets, leader_min: float = 12, **kw):
+        """Annotate ``text`` at data point ``(x, y)`` at the first of ``offsets`` (points) where its
+        box is free (see the class); a label moved further than ``leader_min`` points gets a
+        leader line. The text is laid out once: its box at each offset is that box moved (the
+        alignment follows the offset's direction), so only the label kept is drawn."""
         ax = self.ax
         axbox = ax.get_window_extent(self.renderer)
+        probe = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", ha="center",
+                            va="center", **kw)
+        box = probe.get_window_extent(self.renderer)
+        probe.remove()
+        width, height = box.width, box.height
+        px, py = ax.transData.transform((x, y))
+        cx, cy = (box.x0 + box.x1) / 2 - px, (box.y0 + box.y1) / 2 - py  # centre offset at (0, 0)
+        scale = ax.figure.dpi / 72
         best, best_cost = None, math.inf
         for i, (dx, dy) in enumerate(offsets):
-            ha = "center" if dx == 0 else ("left" if dx > 0 else "right")
-            va = "center" if dy == 0 else ("bottom" if dy > 0 else "top")
-            t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, **kw)
-            bb = t.get_window_extent(self.renderer).expanded(1.06, 1.12)
+            # the box's centre: anchored by its left/right edge or bottom/top when moved that way
+            mx = px + dx * scale + (cx if dx == 0 else (width / 2 if dx > 0 else -width / 2))
+            my = py + dy * scale + (cy if dy == 0 else (height / 2 if dy > 0 else -height / 2))
+            bb = Bbox.from_bounds(mx - width / 2, my - height / 2, width, height).expanded(1.06, 1.12)
             cost = sum(_overlap(bb, b) for b in self.boxes)
             outside = (max(0, axbox.x0 - bb.x0) + max(0, bb.x1 - axbox.x1)
                        + max(0, axbox.y0 - bb.y0) + max(0, bb.y1 - axbox.y1))
             cost += outside * bb.height * 4 + i * 1e-3
             if cost < best_cost:
-                if best is not None:
-                    best[0].remove()
-                best, best_cost = (t, bb, dx, dy), cost
-            else:
-                t.remove()
+                best, best_cost = (bb, dx, dy), cost
             if cost < 1e-2 * (i + 1):
                 break
-        t, bb, dx, dy = best
-        if math.hypot(dx, dy) > leader_min:
-            t.arrow_patch = None
-            t.remove()
-            t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
-                            ha="center" if dx == 0 else ("left" if dx > 0 else "right"),
-                            va="center" if dy == 0 else ("bottom" if dy > 0 else "top"),
-                            arrowprops={"arrowstyle": "-", "color": "0.35", "lw": 0.6,
-                                        "shrinkA": 0, "shrinkB": 2}, **kw)
+        bb, dx, dy = best
+        leader = ({"arrowprops": {"arrowstyle": "-", "color": "0.35", "lw": 0.6, "shrinkA": 0,
+                                  "shrinkB": 2}} if math.hypot(dx, dy) > leader_min else {})
+        t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                        ha="center" if dx == 0 else ("left" if dx > 0 else "right"),
+                        va="center" if dy == 0 else ("bottom" if dy > 0 else "top"), **leader, **kw)
         self.boxes.append(bb)
         return t
 

@@ -222,6 +222,7 @@ def test_dongli_siting_map_labels_do_not_overlap(monkeypatch, tmp_path):
     monkeypatch.setattr(sp, "EXISTING", {(s, "primary"): 600 for s in streets["street"]})
     plan, cf = sp.make_plan(demand, new), sp.make_plan(demand, {})
     fig = maps.siting_map(district, plan, cf, "primary", 2025)
+    fig.canvas.draw()  # the labels' positions as drawn
     renderer = fig.canvas.get_renderer()
     names = set(streets["name_zh"])
     for ax in fig.axes[:2]:
