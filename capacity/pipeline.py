@@ -34,6 +34,7 @@ from capacity.figures import (  # no matplotlib here: figures.py imports it in i
     FIGURE_SETS,
     FigureDrawer,
     default_workers,
+    longest_first,
     plan_figure_specs,
     population_figure_specs,
 )
@@ -649,7 +650,8 @@ def run_plan(scenario: Scenario | str | Path, data_dir=None, out_dir=None,
         counterfactual = with_grade_shares(counterfactual, population)
         specs = plan_figure_specs(district, plan, counterfactual, run.demand, figures=figures,
                                   growth_streets=list(scenario.growth_streets) or None)
-        drawer.submit(specs)  # drawn while the need is assessed and the tables are written
+        # drawn while the need is assessed and the tables are written, the slowest first
+        drawer.submit(longest_first(specs))
         need = _assess_need(scenario, district, run.demand, plan, progress, need_job)
         need = dataclasses.replace(need, plan=with_grade_shares(need.plan, population))
         run = dataclasses.replace(run, plan=plan, counterfactual=counterfactual, need=need)

@@ -48,6 +48,17 @@ def test_specs_per_figure_set(tiny, run):
     assert fg.population_figure_specs(None) == []
 
 
+
+def test_longest_first_keeps_order_within_a_kind(tiny, run):
+    specs = fg.plan_figure_specs(tiny, run.plan, run.counterfactual, run.demand, growth_streets=["C"])
+    specs += fg.population_figure_specs(run.population)
+    ordered = fg.longest_first(specs)
+    assert sorted(_names(ordered)) == sorted(_names(specs))  # the same figures
+    assert _names(ordered) == ["demand_kindergarten.png", "demand_primary.png",
+                               "siting_kindergarten.png", "siting_kindergarten_2025.png",
+                               "siting_primary.png", "siting_primary_2022.png",
+                               "spare_kindergarten_2025.png", "spare_primary_2025.png", "pyramid.png"]
+
 def test_workers_draw_the_same_bytes(tiny, run, tmp_path):
     specs = fg.plan_figure_specs(tiny, run.plan, run.counterfactual, run.demand, growth_streets=["C"])
     specs += fg.population_figure_specs(run.population)
