@@ -245,3 +245,100 @@ def plan_tables(ix, offsets, o_py, values, report: SolverReport) -> Plan:
                 class_size=dict(ix.cs),
                 grade_class_size=None if p.grade_class_size is None else dict(p.grade_class_size),
                 grade_level=None if p.grade_class_size is None else p.kindergarten_level)
+
+
+def _total(values) -> float | None:
+    """Sum of ``values``; None if any is None (a term some part did not have)."""
+    values = list(values)
+    return None if any(v is None for v in values) else float(sum(values))
+
+
+def _merged_stages(reports) -> tuple[dict, ...]:
+    """The stage records of parts solved apart, stage by stage (the same stages in every part):
+    objectives and bounds summed, times summed, proven only if every part's stage is."""
+    from capacity.optimize.solver import relative_gap
+
+    order = list(dict.fromkeys(s["term"] for r in reports for s in r.stages))
+    out = []
+    for term in order:
+        rs = [s for r in reports for s in r.stages if s["term"] == term]
+        worst = next((s for s in rs if not s["optimal"]), rs[0])
+        obj, bnd = _total(s["objective"] for s in rs), _total(s["bound"] for s in rs)
+        out.append({**worst, "objective": obj, "bound": bnd, "gap": relative_gap(obj, bnd),
+                    "optimal": all(s["optimal"] for s in rs),
+                    "seconds": sum(s["seconds"] for s in rs),
+                    "cpu_seconds": sum(s.get("cpu_seconds", 0.0) for s in rs),
+                    "parts": sum(int(s.get("parts", 1)) for s in rs)})
+    return tuple(out)
+
+
+def merge_plans(parts) -> Plan:
+    """One plan from plans of disjoint sets of levels, solved apart (e.g. in parallel processes).
+
+    Parameters
+    ----------
+    parts : sequence of Plan
+        Plans of the same instance and parameters, each of other levels (non-empty).
+
+    Returns
+    -------
+    Plan
+        The tables concatenated in the order :func:`plan_tables` sorts them (the same rows as one
+        model of all levels gives when no constraint links levels). The report: every term summed over the parts (pupil-years, pupil-km, million CNY); ``gap`` the largest
+        part's; ``optimal`` only if every part is; ``status`` that of the first part not proven;
+        ``build_seconds`` and ``solve_seconds`` the parts' sums (the work done, not the wall time);
+        the stage records merged stage by stage (``objective`` and ``bound`` are the last merged
+        stage's, as for one model); messages, unreachable notes and travel by level joined.
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("merge_plans needs at least one plan")
+    if len(parts) == 1:
+        return parts[0]
+    levels = [set(p.balance["level"]) | set(p.schedule["level"]) for p in parts]
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts)):
+            if levels[i] & levels[j]:
+                raise ValueError(f"merge_plans: parts {i} and {j} share levels "
+                                 f"{', '.join(sorted(levels[i] & levels[j]))}")
+
+    def concat(name, keys):
+        frames = [getattr(p, name) for p in parts]
+        full = [f for f in frames if len(f)] or frames[:1]
+        return pd.concat(full, ignore_index=True).sort_values(keys).reset_index(drop=True)
+
+    reports = [p.report for p in parts]
+    worst = next((r for r in reports if not r.optimal), reports[0])
+    stages = _merged_stages(reports)
+    # objective and bound: the last stage's, as for one model (a part may stop earlier: a level
+    # without candidate sites has no school stages)
+    final = next((s for s in reversed(stages) if s["objective"] is not None), None)
+    gaps = [r.gap for r in reports if r.gap is not None]
+    messages = [m for r in reports for m in r.message.split("; ") if m and m != "optimal"]
+    terms = ("shortfall", "overcrowding", "travel", "cost", "early", "equity")
+
+    def by_level(name):
+        maps = [getattr(r, name) for r in reports]
+        return None if all(m is None for m in maps) else dict(sorted(
+            (k, v) for m in maps if m for k, v in m.items()))
+
+    report = SolverReport(
+        solver=reports[0].solver, status=worst.status, sol_status=worst.sol_status,
+        objective=final["objective"] if final else None, bound=final["bound"] if final else None,
+        gap=max(gaps) if gaps else None, optimal=all(r.optimal for r in reports),
+        build_seconds=sum(r.build_seconds for r in reports),
+        solve_seconds=sum(r.solve_seconds for r in reports),
+        message="; ".join(dict.fromkeys(messages)) or "optimal", method=reports[0].method,
+        **{t: _total(getattr(r, t) for r in reports) for t in terms},
+        variables=sum(r.variables for r in reports), binaries=sum(r.binaries for r in reports),
+        constraints=sum(r.constraints for r in reports), stages=stages,
+        unreachable=tuple(n for r in reports for n in r.unreachable),
+        mean_travel=by_level("mean_travel"), max_travel=by_level("max_travel"))
+    first = parts[0]
+    return Plan(schedule=concat("schedule", ["level", "open_year", "site"]),
+                balance=concat("balance", ["level", "year", "street"]),
+                assignment=concat("assignment", ["level", "year", "street", "site"]), report=report,
+                class_size=dict(sorted((k, v) for p in parts for k, v in (p.class_size or {}).items()))
+                or None,
+                grade_class_size=next((p.grade_class_size for p in parts if p.grade_class_size), None),
+                grade_level=next((p.grade_level for p in parts if p.grade_level), first.grade_level))
