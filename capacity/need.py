@@ -28,7 +28,7 @@ need), catchments, class sizes, yearly opening and budget limits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,10 +38,9 @@ from capacity.kinds import by_kind
 from capacity.measures import headline
 from capacity.optimize import PlanParameters, SchoolPlanModel, SolverOptions
 from capacity.optimize.parameters import NEED_ORDER
-from capacity.optimize.results import merge_plans
 
-__all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "need_parts",
-           "need_table", "needed_part", "needed_plan"]
+__all__ = ["NEED_COLUMNS", "NeedAssessment", "assess_need", "need_parameters", "need_table",
+           "needed_plan"]
 
 #: Columns of ``need.csv``.
 NEED_COLUMNS = ("level", "plan_schools", "needed_schools", "plan_places", "needed_places",
@@ -99,54 +98,17 @@ def assess_need(demand, supply, sites, distance_km, params: PlanParameters,
     return NeedAssessment(plan=needed, table=need_table(needed, plan, params, street_names))
 
 
-def need_parts(demand, supply, sites, params: PlanParameters) -> list[tuple[str, ...]]:
-    """The groups of levels the needs assessment solves apart: one per level of the tables (in
-    the order the model takes them: demand, supply, sites), or all levels together when a
-    constraint links levels (a yearly cost limit, ``max_cost_per_year``).
-
-    The levels of the assessment share no variable and, without a yearly cost limit, no
-    constraint (the share targets are the kindergarten level's own), so each level's optimum is
-    the whole's; solved apart they can be solved at the same time (:func:`needed_part`).
-    """
-    levels = tuple(dict.fromkeys([*demand["level"], *supply["level"], *sites["level"]]))
-    if params.max_cost_per_year is not None or len(levels) < 2:
-        return [levels]
-    return [(lv,) for lv in levels]
-
-
-def needed_part(demand, supply, sites, distance_km, params: PlanParameters,
-                options: SolverOptions | None, levels: Sequence[str], parts: int = 1):
-    """The needed schedule of ``levels`` alone (a group of :func:`need_parts`) as a plan.
-
-    The tables are cut to those levels; the time limit is ``options.time_limit / parts`` (each
-    of ``parts`` groups gets an equal share, whether the groups are solved one after the other
-    or at the same time, so that both give the same plan).
-    """
-    keep = set(levels)
-    options = options or SolverOptions()
-    if options.time_limit is not None and parts > 1:
-        options = replace(options, time_limit=float(options.time_limit) / parts)
-    model = SchoolPlanModel(demand[demand["level"].isin(keep)], supply[supply["level"].isin(keep)],
-                            sites[sites["level"].isin(keep)], distance_km, need_parameters(params))
-    return model.solve(options).plan
-
-
 def needed_plan(demand, supply, sites, distance_km, params: PlanParameters,
                 options: SolverOptions | None = None):
     """The needs assessment's schedule solved as a plan (the plan's ``params`` turned into the
     assessment's by :func:`need_parameters`); :func:`assess_need` without the comparison.
 
-    Each group of :func:`need_parts` is solved apart (:func:`needed_part`) and the plans merged
-    (:func:`capacity.optimize.results.merge_plans`); the command line solves the groups in
-    worker processes at the same time, with the same result.
-
     Returns
     -------
     Plan
     """
-    groups = need_parts(demand, supply, sites, params)
-    return merge_plans([needed_part(demand, supply, sites, distance_km, params, options, g, len(groups))
-                        for g in groups])
+    model = SchoolPlanModel(demand, supply, sites, distance_km, need_parameters(params))
+    return model.solve(options).plan
 
 
 def need_table(needed, plan=None, params: PlanParameters | None = None,

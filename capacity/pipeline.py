@@ -284,11 +284,10 @@ def _model_tables(scenario: Scenario, district: District, demand: pd.DataFrame):
 
 def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, plan, progress,
                  job=None):
-    """The needs assessment (:func:`capacity.need.assess_need`); with ``job`` (the futures of
-    :func:`_needed_part`, one per group of levels, solved by worker processes while this one solved
-    the plan) only their merge and the comparison with ``plan`` are made here."""
+    """The needs assessment (:func:`capacity.need.assess_need`); with ``job`` (the future of
+    :func:`_needed_plan`, solved by a worker process while this one solved the plan) only its
+    comparison with ``plan`` is made here."""
     from capacity.need import NeedAssessment, assess_need, need_table
-    from capacity.optimize.results import merge_plans
 
     t0 = time.perf_counter()
     if job is None:
@@ -299,7 +298,7 @@ def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, p
             need = assess_need(*_model_tables(scenario, district, demand), scenario.plan, scenario.solver,
                                plan=plan, street_names=district.street_names())
         else:
-            needed = merge_plans([part.result() for part in job])
+            needed = job.result()
             need = NeedAssessment(plan=needed, table=need_table(needed, plan, scenario.plan,
                                                                 district.street_names()))
     except InfeasiblePlan as exc:
@@ -316,12 +315,12 @@ def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, p
     return need
 
 
-def _needed_part(tables_pickle: bytes, params, options, levels, parts: int):
-    """The needs assessment's schedule of some levels (:func:`capacity.need.needed_part`) from
-    pickled model tables (run in a worker process while this one solves the plan)."""
-    from capacity.need import needed_part
+def _needed_plan(tables_pickle: bytes, params, options):
+    """The needs assessment's schedule (:func:`capacity.need.needed_plan`) of pickled model tables
+    (run in a worker process while this one solves the plan)."""
+    from capacity.need import needed_plan
 
-    return needed_part(*pickle.loads(tables_pickle), params, options, levels, parts)
+    return needed_plan(*pickle.loads(tables_pickle), params, options)
 
 
 #: Constraint family of the plan model -> the scenario keys that set it.
@@ -448,7 +447,7 @@ def _counterfactual(model_pickle: bytes, options):
 
 def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progress, workers=None,
            need: bool = False, then=()):
-    """The plan, its counterfactual and (``need``) the futures of the needs assessment's parts.
+    """The plan, its counterfactual and (``need``) the future of the needs assessment's schedule.
 
     With ``workers`` (a :class:`FigureDrawer` with worker processes) the counterfactual and the
     needs assessment are solved by workers at the same time as the plan (the need's future is
@@ -478,23 +477,17 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         # HiGHS thread each (HiGHS's idle threads spin: with its default on two cores the three
         # solves used 10 s of CPU instead of 7 s and took 7 s instead of 6)
         opts = dataclasses.replace(opts, threads=1)
+    if need and workers is not None and workers.workers > 0:
+        # submitted first: the longest job (fewest schools, then places, cost and travel)
+        _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
+                       f"{p.last_year}) in a worker process...")
+        need_job = workers.call(_needed_plan, pickle.dumps(_model_tables(scenario, district, demand)),
+                                p, opts)
     if workers is not None and workers.workers > 0:
-        # first: this process needs it as soon as the plan is solved (the figures show it);
         # pickled here, before the solve changes the model (the pool sends it from a thread)
         cf_job = workers.call(_counterfactual, pickle.dumps(model), opts)
         _say(progress, f"{scenario.name}: solving the counterfactual (existing places only) in a "
                        "worker process...")
-    if need and workers is not None and workers.workers > 0:
-        # one job per level (capacity.need.need_parts): the workers share them
-        from capacity.need import need_parts
-
-        tables = _model_tables(scenario, district, demand)
-        groups = need_parts(*tables[:3], p)
-        blob = pickle.dumps(tables)
-        need_job = [workers.call(_needed_part, blob, p, opts, g, len(groups)) for g in groups]
-        _say(progress, f"{scenario.name}: assessing the need (fewest new schools, openings to "
-                       f"{p.last_year}) in worker processes, {len(groups)} "
-                       f"part{'s' if len(groups) > 1 else ''}...")
     if workers is not None and then:
         workers.submit(list(then))  # figures that need no plan, queued behind the solves
     n_new = int((district.sites["kind"] == "new").sum()) if "kind" in district.sites else len(district.sites)
