@@ -310,8 +310,7 @@ def _assess_need(scenario: Scenario, district: District, demand: pd.DataFrame, p
     r = need.plan.report
     done = (f"need assessed in {time.perf_counter() - t0:.1f} s" if job is None else
             f"need assessed (waited {time.perf_counter() - t0:.1f} s for it)")
-    _say(progress, f"{scenario.name}: {done}"
-                   + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
+    _say(progress, f"{scenario.name}: {done}" + ("" if r.optimal else f" ({r.outcome()})"))
     return need
 
 
@@ -502,8 +501,7 @@ def _solve(scenario: Scenario, district: District, demand: pd.DataFrame, progres
         raise explain_infeasible(exc, scenario) from exc
     plan = model.plan
     r = plan.report
-    _say(progress, f"{scenario.name}: solved in {time.perf_counter() - t0:.1f} s: {r.status}"
-                   + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
+    _say(progress, f"{scenario.name}: solved in {time.perf_counter() - t0:.1f} s: {r.outcome()}")
     t0 = time.perf_counter()
     if cf_job is not None:
         counterfactual = cf_job.result()

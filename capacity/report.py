@@ -694,9 +694,13 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
     gap_s = "n/a" if gap is None or (isinstance(gap, float) and not math.isfinite(gap)) else f"{100 * gap:.2g}%"
     secs = (getattr(rep, "build_seconds", 0) or 0) + (getattr(rep, "solve_seconds", 0) or 0)
     head = f"Scenario {scenario_name}: " if scenario_name else ""
-    opt = "optimal" if getattr(rep, "optimal", False) else "not proven optimal"
-    lines.append(f"{head}solver {getattr(rep, 'solver', '?')} {getattr(rep, 'status', '?')} "
-                 f"({opt}), gap {gap_s}, {secs:.1f} s")
+    if getattr(rep, "optimal", False):
+        lines.append(f"{head}solver {getattr(rep, 'solver', '?')} {getattr(rep, 'status', '?')} "
+                     f"(optimal), gap {gap_s}, {secs:.1f} s")
+    else:  # the solver's own word is "Optimal" after a time-limit stop too: not repeated here
+        lines.append(f"{head}solver {getattr(rep, 'solver', '?')}: NOT PROVEN OPTIMAL, the best plan "
+                     f"found before the time limit (or an early stop), gap {gap_s}, {secs:.1f} s "
+                     f"(solver status {getattr(rep, 'status', '?')} / {getattr(rep, 'sol_status', '?')})")
     names = dict(zip(district.streets["street"], district.streets["name_zh"], strict=False)) if district is not None else {}
     unreachable = tuple(getattr(rep, "unreachable", ()) or ())
     if unreachable:

@@ -331,8 +331,7 @@ def run_robust(district, scenario, settings: RobustSettings, deterministic_sched
     plan = model.solve(scenario.solver).plan
     seconds["solve"] = time.perf_counter() - t0
     r = plan.report
-    say(f"robust: solved in {seconds['solve']:.1f} s: {r.status}"
-        + ("" if r.optimal else f" (not proven optimal, gap {r.gap})"))
+    say(f"robust: solved in {seconds['solve']:.1f} s: {r.outcome()}")
 
     cd = central_demand[central_demand["year"].between(p.first_year, p.last_year)]
     peak = peak_years(cd)

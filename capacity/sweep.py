@@ -156,8 +156,7 @@ class RunOutcome:
 def _status(plan) -> str:
     if plan is None:
         return "projected"
-    r = plan.report
-    return "optimal" if r.optimal else f"{r.status} (not proven optimal, gap {r.gap})"
+    return plan.report.outcome()
 
 
 def plan_run(run: SweepRun, district, solve: bool = True) -> RunOutcome:
@@ -347,7 +346,7 @@ def sweep_table(result: SweepResult) -> pd.DataFrame:
 
     Columns: ``run``; one column per varied key (its value in the run); ``changed`` (the keys that
     differ from the scenario, ``;``-separated, empty for the baseline); ``level``; the
-    :data:`MEASURES`; ``status`` (``optimal``, ``projected``, a solver status with its gap, or
+    :data:`MEASURES`; ``status`` (``optimal``, ``projected``, ``not proven optimal: ...`` with its gap, or
     ``failed``) and ``error`` (empty unless the run failed; a failed run has one row with an empty
     level).
     """

@@ -440,6 +440,9 @@ def test_time_limit_report_not_optimal(monkeypatch):
     assert r.optimal is False
     assert r.status == "Optimal" and r.sol_status == "Solution Found"
     assert "not proven optimal" in r.message
+    # in the planner's words, without the solver's misleading "Optimal"
+    assert r.outcome().startswith("not proven optimal: the best plan found before the time limit")
+    assert "Optimal" not in r.outcome()
     assert len(plan.schedule) == 2
 
 

@@ -200,6 +200,16 @@ def test_plan_summary(tiny):
     assert report.plan_summary(sp.make_plan(demand, {})).count("none") == 1
 
 
+def test_plan_summary_of_a_plan_not_proven(tiny):
+    """A time-limit stop: the solver still says "Optimal"; the summary says it is not proven."""
+    demand = sp.demand_table()
+    stopped = sp.Report(sol_status="Solution Found", optimal=False, gap=0.123, bound=11.0)
+    text = report.plan_summary(sp.make_plan(demand, report=stopped), district=tiny)
+    first = text.splitlines()[0]
+    assert "NOT PROVEN OPTIMAL" in first and "gap 12%" in first
+    assert "(optimal)" not in first
+
+
 def test_compare_table_hand_checked(tiny):
     runs = {"base": sp.run("base", dist=tiny), "low": sp.run("low", 0.5, dist=tiny),
             "none": sp.run("none", new={}, dist=tiny)}
