@@ -697,10 +697,12 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
     if getattr(rep, "optimal", False):
         lines.append(f"{head}solver {getattr(rep, 'solver', '?')} {getattr(rep, 'status', '?')} "
                      f"(optimal), gap {gap_s}, {secs:.1f} s")
-    else:  # the solver's own word is "Optimal" after a time-limit stop too: not repeated here
-        lines.append(f"{head}solver {getattr(rep, 'solver', '?')}: NOT PROVEN OPTIMAL, the best plan "
-                     f"found before the time limit (or an early stop), gap {gap_s}, {secs:.1f} s "
-                     f"(solver status {getattr(rep, 'status', '?')} / {getattr(rep, 'sol_status', '?')})")
+    else:  # the solver's own word is "Optimal" after a time-limit stop too: given last, in brackets
+        from capacity.optimize.results import outcome_text
+
+        text = outcome_text(False, gap).replace("not proven optimal", "NOT PROVEN OPTIMAL", 1)
+        lines.append(f"{head}solver {getattr(rep, 'solver', '?')}: {text}, {secs:.1f} s (solver "
+                     f"status {getattr(rep, 'status', '?')} / {getattr(rep, 'sol_status', '?')})")
     names = dict(zip(district.streets["street"], district.streets["name_zh"], strict=False)) if district is not None else {}
     unreachable = tuple(getattr(rep, "unreachable", ()) or ())
     if unreachable:

@@ -59,15 +59,18 @@ class SolverReport:
         return _jsonable(asdict(self))
 
     def outcome(self) -> str:
-        """The solve in words for a planner: ``"optimal"``, or, for a plan the solver did not prove
-        (PuLP and HiGHS then still say status ``Optimal``), ``"not proven optimal: the best plan
-        found before the time limit (or an early stop), gap 12%"``."""
-        if self.optimal:
-            return "optimal"
-        gap = self.gap
-        gap_s = "unknown" if gap is None or not math.isfinite(gap) else f"{100 * gap:.2g}%"
-        return ("not proven optimal: the best plan found before the time limit (or an early stop), "
-                f"gap {gap_s}")
+        """The solve in words for a planner (:func:`outcome_text`)."""
+        return outcome_text(self.optimal, self.gap)
+
+
+def outcome_text(optimal: bool, gap: float | None) -> str:
+    """``"optimal"``, or, for a plan the solver did not prove (PuLP and HiGHS then still say status
+    ``Optimal``), ``"not proven optimal: the best plan found before the time limit (or an early
+    stop), gap 12%"`` (``gap`` relative; unknown when None)."""
+    if optimal:
+        return "optimal"
+    gap_s = "unknown" if gap is None or not math.isfinite(gap) else f"{100 * gap:.2g}%"
+    return f"not proven optimal: the best plan found before the time limit (or an early stop), gap {gap_s}"
 
 
 @dataclass(frozen=True)
