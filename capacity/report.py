@@ -688,18 +688,17 @@ def plan_summary(plan, *, district=None, counterfactual=None, scenario_name: str
         street names); per level the peak places and classes short and spare places at the end;
         pupil-years without a place and in overcrowded places by level (secondary).
     """
+    from capacity.optimize.results import gap_text, outcome_text
+
     lines = []
     rep = plan.report
     gap = getattr(rep, "gap", None)
-    gap_s = "n/a" if gap is None or (isinstance(gap, float) and not math.isfinite(gap)) else f"{100 * gap:.2g}%"
     secs = (getattr(rep, "build_seconds", 0) or 0) + (getattr(rep, "solve_seconds", 0) or 0)
     head = f"Scenario {scenario_name}: " if scenario_name else ""
     if getattr(rep, "optimal", False):
         lines.append(f"{head}solver {getattr(rep, 'solver', '?')} {getattr(rep, 'status', '?')} "
-                     f"(optimal), gap {gap_s}, {secs:.1f} s")
+                     f"(optimal), gap {gap_text(gap)}, {secs:.1f} s")
     else:  # the solver's own word is "Optimal" after a time-limit stop too: given last, in brackets
-        from capacity.optimize.results import outcome_text
-
         text = outcome_text(False, gap).replace("not proven optimal", "NOT PROVEN OPTIMAL", 1)
         lines.append(f"{head}solver {getattr(rep, 'solver', '?')}: {text}, {secs:.1f} s (solver "
                      f"status {getattr(rep, 'status', '?')} / {getattr(rep, 'sol_status', '?')})")

@@ -63,14 +63,19 @@ class SolverReport:
         return outcome_text(self.optimal, self.gap)
 
 
+def gap_text(gap: float | None) -> str:
+    """A relative gap in per cent, two significant digits (``"12%"``); ``"n/a"`` when unknown."""
+    return "n/a" if gap is None or not math.isfinite(gap) else f"{100 * gap:.2g}%"
+
+
 def outcome_text(optimal: bool, gap: float | None) -> str:
     """``"optimal"``, or, for a plan the solver did not prove (PuLP and HiGHS then still say status
     ``Optimal``), ``"not proven optimal: the best plan found before the time limit (or an early
-    stop), gap 12%"`` (``gap`` relative; unknown when None)."""
+    stop), gap 12%"`` (``gap`` relative, :func:`gap_text`)."""
     if optimal:
         return "optimal"
-    gap_s = "unknown" if gap is None or not math.isfinite(gap) else f"{100 * gap:.2g}%"
-    return f"not proven optimal: the best plan found before the time limit (or an early stop), gap {gap_s}"
+    return ("not proven optimal: the best plan found before the time limit (or an early stop), "
+            f"gap {gap_text(gap)}")
 
 
 @dataclass(frozen=True)
