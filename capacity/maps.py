@@ -172,7 +172,7 @@ def _rc(cjk: str | None) -> dict:
     text keeps its font when the figure is drawn later outside this context."""
     families = [cjk, LATIN_FAMILY] if cjk else [LATIN_FAMILY]
     return {"font.family": families, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
-            "legend.fontsize": 8, "figure.dpi": 100, "savefig.dpi": DPI, "axes.unicode_minus": True}
+            "legend.fontsize": 8, "figure.dpi": DPI, "savefig.dpi": DPI, "axes.unicode_minus": True}
 
 
 def _figure(**kw) -> Figure:
