@@ -237,9 +237,12 @@ def population_figure_specs(population, *, figures: str = "all",
 # drawing
 
 
-#: zlib level of the PNG files: 1 encodes the baseline's 21 figures in 0.85 CPU-seconds against 1.23
-#: at level 4, for files 10% larger (4.7 MB against 4.3); the pixels are the same at every level.
-PNG_COMPRESS_LEVEL = 1
+#: zlib level of the PNG files: 4 writes them about a third faster than matplotlib's 6 (and,
+#: without the alpha channel, about 10% smaller than matplotlib's files); the pixels are the same.
+#: Level 1 encodes the baseline's 21 figures in 0.85 CPU-seconds instead of 1.23, for files 10%
+#: larger (4.7 MB against 4.3), but the whole ``capacity plan`` was not measurably faster (7.60 s
+#: against 7.58 s, ``benchmarks/bench_cli.py --runs 7 --against``): not worth the larger files.
+PNG_COMPRESS_LEVEL = 4
 
 
 def render(spec: FigureSpec, district, base=None) -> bytes:
