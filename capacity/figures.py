@@ -158,7 +158,8 @@ def plan_figure_specs(district, plan, counterfactual, demand=None, *, figures: s
     -------
     list of FigureSpec
         ``siting_<level>.png`` (the plan's end year, unless no year can be chosen),
-        ``siting_<level>_<year>.png`` (the peak year of places short, when any place is short),
+        ``siting_<level>_<year>.png`` (the peak year of places short, when any place is short
+        and the peak is not the year of ``siting_<level>.png``),
         ``spare_<level>_<year>.png`` (spare places and utilisation in the last balance year) and,
         with ``figures="all"``, ``demand_<level>.png``, level by level in the district's order.
     """
@@ -182,9 +183,11 @@ def plan_figure_specs(district, plan, counterfactual, demand=None, *, figures: s
         if year is not None:
             specs.append(FigureSpec(f"siting_{level}.png", "siting", {
                 "plan": plan, "counterfactual": counterfactual, "level": level, "year": int(year)}))
-        # the hard year: the peak of places short (when any place is short)
-        if level in peak.index and round(float(peak.loc[level, "places_short"])) > 0:
-            py = int(peak.loc[level, "peak_year"])
+        # the hard year: the peak of places short (when any place is short and the peak is not
+        # the year of the map above, which would be drawn twice)
+        short = level in peak.index and round(float(peak.loc[level, "places_short"])) > 0
+        py = int(peak.loc[level, "peak_year"]) if short else None
+        if short and py != year:
             specs.append(FigureSpec(f"siting_{level}_{py}.png", "siting", {
                 "plan": plan, "counterfactual": counterfactual, "level": level, "year": py}))
         if last is not None:

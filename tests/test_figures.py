@@ -48,6 +48,17 @@ def test_specs_per_figure_set(tiny, run):
     assert fg.population_figure_specs(None) == []
 
 
+def test_no_peak_year_map_when_the_peak_is_the_map_year(tiny, run):
+    # primary's peak of places short is 2022: with the maps drawn for 2022 its siting map is that
+    # year's, and a second, identical one is not drawn
+    specs = fg.plan_figure_specs(tiny, run.plan, run.counterfactual, figures="maps", year=2022)
+    assert _names(specs) == ["siting_kindergarten.png", "siting_kindergarten_2025.png",
+                             "spare_kindergarten_2025.png", "siting_primary.png",
+                             "spare_primary_2025.png"]
+    assert {s.filename: s.kwargs["year"] for s in specs if s.kind == "siting"} == {
+        "siting_kindergarten.png": 2022, "siting_kindergarten_2025.png": 2025,
+        "siting_primary.png": 2022}
+
 
 def test_longest_first_keeps_order_within_a_kind(tiny, run):
     specs = fg.plan_figure_specs(tiny, run.plan, run.counterfactual, run.demand, growth_streets=["C"])
