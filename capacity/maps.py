@@ -860,11 +860,15 @@ def population_pyramid(population: pd.DataFrame, year: int, street: str | None =
             return s.reindex(ages, fill_value=0.0).to_numpy(float)
 
         m, f = get(year, "male"), get(year, "female")
-        ax.barh(ages, -m, height=1.0, color="#4a7ebb", label=f"male {year}", lw=0)
-        ax.barh(ages, f, height=1.0, color="#d9735f", label=f"female {year}", lw=0)
+        edges = np.r_[ages - 0.5, ages[-1] + 0.5]
+        # one filled step shape per sex: the bars of single years of age side by side (one patch,
+        # not one per age: 200 patches took 0.2 s to build)
+        ax.stairs(-m, edges, orientation="horizontal", fill=True, baseline=0, color="#4a7ebb",
+                  label=f"male {year}", lw=0)
+        ax.stairs(f, edges, orientation="horizontal", fill=True, baseline=0, color="#d9735f",
+                  label=f"female {year}", lw=0)
         if compare_year is not None:
             m0, f0 = get(compare_year, "male"), get(compare_year, "female")
-            edges = np.r_[ages - 0.5, ages[-1] + 0.5]
             ax.stairs(-m0, edges, orientation="horizontal", color="k", lw=0.9, baseline=None,
                       label=f"{compare_year} (outline)")
             ax.stairs(f0, edges, orientation="horizontal", color="k", lw=0.9, baseline=None)

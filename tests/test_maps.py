@@ -109,11 +109,16 @@ def test_charts(tiny):
     assert "persons" in joined and "丙" in joined
     fig = maps.population_pyramid(r.population, 2025, compare_year=2020, district=tiny)
     ax = fig.axes[0]
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import StepPatch
 
-    male = [p.get_width() for p in ax.patches if isinstance(p, Rectangle) and p.get_width() < 0]
-    assert sum(-w for w in male) == pytest.approx(
-        r.population.query("year == 2025 and sex == 'male'")["persons"].sum())
+    # the filled shapes (the 2020 outlines are not filled): males to the left, females to the right
+    bars = [p.get_data().values for p in ax.patches if isinstance(p, StepPatch) and p.get_fill()]
+    assert len(bars) == 2
+    for values, sex, sign in zip(bars, ("male", "female"), (-1, 1), strict=True):
+        assert (sign * values >= 0).all()
+        pop = r.population
+        assert sign * values.sum() == pytest.approx(
+            pop.loc[(pop["year"] == 2025) & (pop["sex"] == sex), "persons"].sum())
     fig = maps.population_pyramid(r.population, 2025, "C", district=tiny)
     assert "丙" in fig.axes[0].get_title()
     assert maps.growth_streets(r.demand) == ["C"]
