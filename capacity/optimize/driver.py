@@ -26,6 +26,8 @@ from capacity.optimize.objective import stage_objectives
 from capacity.optimize.parameters import PlanParameters, SolverOptions
 from capacity.optimize.solver import classify_status, relative_gap, status_names
 
+C = pulp.constants
+
 
 @dataclass
 class BuiltModel:
@@ -117,10 +119,23 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
         tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
         cost, const = expression_vector(e, pos, n)
         t0, c0 = time.perf_counter(), time.process_time()
+        start_ok = start is not None
         if start is not None and model.mip and (cost[continuous] != 0).any():
             # the schedule found so far with its best assignment for this stage: a good incumbent
             # from the start, which lets HiGHS fix columns by reduced cost at once
-            start = model.with_schedule_fixed(cost, start, tl)[0]
+            start, start_ok = model.with_schedule_fixed(cost, start, tl)
+        if start_ok and model.mip and k < len(stages) - 1:
+            # not in the last stage: its solution is the plan, and there the MIP's presolve also
+            # drops options the objective does not price (e.g. a free conversion left open by an
+            # earlier stage), which the start may carry
+            proven = _proven_by_relaxation(model, cost, const, start, tl)
+            if proven is not None:
+                obj, bound = proven
+                records.append(_record(term, C.LpStatusOptimal, C.LpSolutionOptimal, obj, bound,
+                                       True, t0, c0))
+                values = start
+                model.add_row_le(cost, obj + lex_slack(obj, params) - const)
+                continue
         for attempt in ((start, None) if start is not None else (None,)):
             res = model.run(cost, tl, attempt)
             has, optimal = classify_status(res.status, res.sol_status)
@@ -143,6 +158,28 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
         if k < len(stages) - 1:
             model.add_row_le(cost, obj + lex_slack(obj, params) - const)
     return records, values
+
+
+def _proven_by_relaxation(model: HighsModel, cost, const, start, tl):
+    """``(objective, bound)`` when the schedule ``start`` already reaches the optimum of the
+    stage's linear relaxation (to rounding: 1e-6 plus 1e-9 relative), else None.
+
+    Then no schedule does better and the stage needs no branch and bound: HiGHS would have to
+    solve the same relaxation cold at its root node to learn it, which at city scale took
+    minutes (a warm start here takes seconds), and would keep the start, since it replaces an
+    incumbent only by a better one. Only exact optima are taken: a start merely within the MIP gap
+    might still lose to a schedule that is better by a tie-breaker (``early``)."""
+    ic = model.integer_cols
+    if np.abs(start[ic] - np.round(start[ic])).max(initial=0.0) > 1e-9:
+        return None  # not a schedule of whole schools
+    obj = float(cost @ start) + const
+    lp = model.relaxation_bound(cost, tl)
+    if lp is None:
+        return None
+    bound = lp + const
+    if obj - bound <= 1e-6 + 1e-9 * max(1.0, abs(obj)):
+        return obj, min(bound, obj)
+    return None
 
 
 def _run_stages_pulp(prob, V, stages, options, deadline, params, is_mip, start):
