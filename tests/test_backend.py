@@ -90,3 +90,12 @@ def test_solve_lp_by_hand():
     x, msg = solve_lp(np.array([1.0, 1.0]), sparse.csr_matrix([[1.0, 1.0]]), [-1.0],
                       sparse.csr_matrix((0, 2)), [], [[0, 10], [0, 10]])
     assert x is None and msg == "Infeasible"
+
+
+def test_relaxation_bound_by_hand():
+    """min x over the relaxation: x + y >= 1.5 with y <= 0.7 gives x = 0.8 (the MILP: 1); the
+    integrality is back afterwards."""
+    prob, V = tiny()
+    m = HighsModel(LinearArrays.from_pulp(prob, V), OPTS)
+    assert m.relaxation_bound(np.array([1.0, 0.0]), 10) == pytest.approx(0.8)
+    assert m.run(np.array([1.0, 0.0]), 10).objective == pytest.approx(1.0)

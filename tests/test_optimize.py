@@ -544,3 +544,28 @@ def test_thread_count_may_change_between_solves():
     second = model().solve(replace(OPTS, threads=1)).plan.report
     assert first.optimal and second.optimal
     assert second.objective == pytest.approx(first.objective)
+
+
+def test_stages_proven_by_relaxation_as_by_branch_and_bound(monkeypatch):
+    """A stage whose start schedule reaches its linear relaxation's optimum is proven without branch
+    and bound (driver._proven_by_relaxation): the stages' optima and the plan are those of the MILPs
+    solved in full."""
+    import capacity.optimize.driver as driver
+
+    taken = []
+    original = driver._proven_by_relaxation
+
+    def spy(*args):
+        out = original(*args)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(driver, "_proven_by_relaxation", spy)
+    fast = solved(*medium(), new_schools={LV: 2})
+    assert any(taken)  # the shortcut was taken in this instance
+    monkeypatch.setattr(driver, "_proven_by_relaxation", lambda *args: None)
+    full = solved(*medium(), new_schools={LV: 2})
+    for a, b in zip(fast.report.stages, full.report.stages, strict=True):
+        assert a["term"] == b["term"] and a["optimal"] and b["optimal"]
+        assert a["objective"] == pytest.approx(b["objective"], abs=1e-6)
+    pd.testing.assert_frame_equal(fast.schedule, full.schedule)
