@@ -166,9 +166,10 @@ def _proven_by_relaxation(model: HighsModel, cost, const, start, tl):
 
     Then no schedule does better and the stage needs no branch and bound: HiGHS would have to
     solve the same relaxation cold at its root node to learn it, which at city scale took
-    minutes (a warm start here takes seconds), and would keep the start, since it replaces an
-    incumbent only by a better one. Only exact optima are taken: a start merely within the MIP gap
-    might still lose to a schedule that is better by a tie-breaker (``early``)."""
+    minutes (a warm start here takes seconds). The stage's optimum, fixed for the next stages, is
+    the MILP's; only the next stage's start may be another schedule of the same value. Only exact
+    optima are taken: a start merely within the MIP gap might still lose to a schedule that is
+    better by a tie-breaker (``early``)."""
     ic = model.integer_cols
     if np.abs(start[ic] - np.round(start[ic])).max(initial=0.0) > 1e-9:
         return None  # not a schedule of whole schools
