@@ -22,7 +22,6 @@ Same inputs, same bytes: a figure drawn by a worker is byte-identical to one dra
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import signal
@@ -240,20 +239,9 @@ def population_figure_specs(population, *, figures: str = "all",
 # drawing
 
 
-#: zlib level of the PNG files: 4 writes them about a third faster than matplotlib's 6 (and,
-#: without the alpha channel, about 10% smaller than matplotlib's files); the pixels are the same.
-#: Level 1 encodes the baseline's 21 figures in 0.85 CPU-seconds instead of 1.23, for files 10%
-#: larger (4.7 MB against 4.3), but the whole ``capacity plan`` was not measurably faster (7.60 s
-#: against 7.58 s, ``benchmarks/bench_cli.py --runs 7 --against``): not worth the larger files.
-PNG_COMPRESS_LEVEL = 4
-
-
 def render(spec: FigureSpec, district, base=None) -> bytes:
-    """Draw one figure and return its PNG bytes (150 dpi, white background).
-
-    The pixels are those of ``fig.savefig(..., dpi=150, facecolor="white")``; the file is written
-    as RGB (the background is opaque, so the alpha channel is 255 everywhere) at zlib level
-    :data:`PNG_COMPRESS_LEVEL`.
+    """Draw one figure and return its PNG bytes (:func:`capacity.maps.figure_png`: RGB, 150 dpi,
+    white background).
 
     Parameters
     ----------
@@ -263,22 +251,9 @@ def render(spec: FigureSpec, district, base=None) -> bytes:
     base : StreetBase, optional
         The district's street base layer, for maps (default: built by the map).
     """
-    from PIL import Image
-
     from capacity import maps
 
-    fig = DRAWERS[spec.kind](district, base, **spec.kwargs)
-    fig.set_dpi(maps.DPI)
-    fig.set_facecolor("white")
-    fig.canvas.draw()
-    rgba = fig.canvas.buffer_rgba()
-    width, height = fig.canvas.get_width_height(physical=True)
-    # RGBA to RGB in Pillow (a numpy slice would be copied first: 10 ms more per figure)
-    image = Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
-    buf = io.BytesIO()
-    # no metadata (no "Software" entry naming the matplotlib version, no time): same inputs, same bytes
-    image.save(buf, format="png", dpi=(maps.DPI, maps.DPI), compress_level=PNG_COMPRESS_LEVEL)
-    return buf.getvalue()
+    return maps.figure_png(DRAWERS[spec.kind](district, base, **spec.kwargs))
 
 
 def default_workers() -> int:

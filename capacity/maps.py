@@ -928,13 +928,22 @@ def growth_streets(demand: pd.DataFrame, n: int = 4, min_growth: float = 0.1) ->
 # writers
 
 
-#: PNG metadata: no "Software" entry naming the matplotlib version (PNGs carry no time either),
-#: so the same inputs give the same bytes.
-PNG_METADATA = {"Software": None}
+def figure_png(fig: Figure) -> bytes:
+    """``fig`` drawn at :data:`DPI` on white, as the bytes of an RGB PNG file
+    (:func:`capacity.png.png_bytes`: no time and no software name in the file, so the same
+    figure gives the same bytes)."""
+    from capacity.png import png_bytes
+
+    if not hasattr(fig.canvas, "buffer_rgba"):
+        FigureCanvasAgg(fig)
+    fig.set_dpi(DPI)
+    fig.set_facecolor("white")
+    fig.canvas.draw()
+    return png_bytes(np.asarray(fig.canvas.buffer_rgba()), DPI)
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, facecolor="white", metadata=PNG_METADATA)
+    Path(path).write_bytes(figure_png(fig))
     fig.clear()
     return path
 
