@@ -12,6 +12,7 @@ the data (e.g. a base population slightly off the census figures) are lines
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import textwrap
@@ -511,5 +512,31 @@ def main(argv=None) -> int:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def run() -> None:
+    """The ``capacity`` command: :func:`main`, then :func:`exit_now` with its status."""
+    exit_now(main())
+
+
+def exit_now(status: int) -> None:
+    """End the process with ``status`` once its output is flushed, without tearing the interpreter
+    down when nothing else runs.
+
+    Freeing every module and object at exit took 0.25-0.35 s after a ``capacity plan`` (the
+    solver's model, the tables, pandas and GDAL state), on one core, after every file was written.
+    With a child process or another Python thread still alive (e.g. a Dask cluster not yet closed)
+    the process exits the usual way, so that they are joined and cleaned up.
+    """
+    import multiprocessing
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: the usual exit reports it
+        sys.exit(status)
+    if multiprocessing.active_children() or threading.active_count() > 1:
+        sys.exit(status)
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

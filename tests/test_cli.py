@@ -305,3 +305,55 @@ def test_housing_moved_before_the_first_year_is_said(tmp_path, scenario, capsys)
     err = capsys.readouterr().err
     assert "dwellings completed in 2022, 2023 would be occupied in 2019-2020" in err
     assert "they are occupied in 2021" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# the end of the process
+
+
+class _Exited(Exception):
+    pass
+
+
+def test_exit_now_skips_the_teardown_when_nothing_else_runs(monkeypatch):
+    import capacity.cli as cli
+
+    def fake_exit(status):
+        raise _Exited(status)
+
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    monkeypatch.setattr("multiprocessing.active_children", lambda: [])
+    monkeypatch.setattr(cli.threading, "active_count", lambda: 1)
+    with pytest.raises(_Exited) as got:
+        cli.exit_now(3)
+    assert got.value.args == (3,)
+
+
+@pytest.mark.parametrize("alive", ["child process", "thread"])
+def test_exit_now_exits_the_usual_way_while_something_else_runs(alive, monkeypatch):
+    import capacity.cli as cli
+
+    monkeypatch.setattr(cli.os, "_exit", lambda status: pytest.fail("os._exit with something alive"))
+    monkeypatch.setattr("multiprocessing.active_children",
+                        lambda: [object()] if alive == "child process" else [])
+    monkeypatch.setattr(cli.threading, "active_count", lambda: 2 if alive == "thread" else 1)
+    with pytest.raises(SystemExit) as got:
+        cli.exit_now(1)
+    assert got.value.code == 1
+
+
+def test_command_output_is_complete_through_a_pipe():
+    """The ``capacity`` command ends with os._exit: what it printed must still all arrive."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "capacity.cli", "validate", str(TINY)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    alone = subprocess.run([sys.executable, "-c", "import sys; from capacity.cli import main; "
+                            f"sys.exit(main(['validate', {str(TINY)!r}]))"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert done.stdout == alone.stdout and done.stdout.strip()
+    bad = subprocess.run([sys.executable, "-m", "capacity.cli", "validate", str(ROOT / "no-such")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.startswith("capacity: error:")
