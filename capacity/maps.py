@@ -34,7 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
-from matplotlib.transforms import Bbox, blended_transform_factory
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox, IdentityTransform, blended_transform_factory
 
 from capacity.kinds import by_kind
 
@@ -274,12 +275,14 @@ class _Placer:
         alignment follows the offset's direction), so only the label kept is drawn."""
         ax = self.ax
         axbox = ax.get_window_extent(self.renderer)
-        probe = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", ha="center",
-                            va="center", **kw)
-        box = probe.get_window_extent(self.renderer)
-        probe.remove()
-        width, height = box.width, box.height
         px, py = ax.transData.transform((x, y))
+        # the label's box centred on the point, from a bare Text (its box is the annotation's:
+        # neither includes the bbox patch)
+        layout = {k: v for k, v in kw.items() if k in ("fontsize", "linespacing", "fontfamily",
+                                                        "fontweight", "fontstyle")}
+        box = Text(px, py, text, ha="center", va="center", transform=IdentityTransform(),
+                   figure=ax.figure, **layout).get_window_extent(self.renderer)
+        width, height = box.width, box.height
         cx, cy = (box.x0 + box.x1) / 2 - px, (box.y0 + box.y1) / 2 - py  # centre offset at (0, 0)
         scale = ax.figure.dpi / 72
         best, best_cost = None, math.inf
