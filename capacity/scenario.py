@@ -53,7 +53,7 @@ Tables (each key is a field of the dataclass named; omitted keys keep the datacl
     ``overcrowding``, ``travel``, ``cost``, ``early``), ``lex_tolerance``.
 ``[solver]``
     :class:`capacity.optimize.SolverOptions` (``solver``, ``time_limit``, ``mip_gap``,
-    ``threads``, ``msg``).
+    ``threads``, ``msg``, ``level_workers``).
 ``[robust]`` (optional)
     :class:`capacity.robust.RobustSettings` (``draws``, ``select``, ``pool``, ``measure``,
     ``alpha``, ``evaluation_draws``, ``seed``, ``evaluation_seed``): also optimise one schedule over
@@ -469,6 +469,7 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("solver.time_limit", _gt(0)),
     ("solver.mip_gap", _between(0, 1)),
     ("solver.threads", _ge(1)),
+    ("solver.level_workers", _ge(1)),
     ("robust.draws", _between(1, 10_000)),
     ("robust.select", _one_of(*SELECTIONS)),
     ("robust.pool", _between(1, 100_000)),

@@ -163,6 +163,7 @@ def test_unknown_keys_everywhere(tmp_path, text, key, suggestion):
     ("[enrolment]\nprimary = { \"y2020\" = 1.0 }\n", "enrolment.primary.y2020", "year"),
     ("[catchment]\nsenior = \"everywhere\"\n", "catchment.senior", '"district"'),
     ("[solver]\ntime_limit = \"none\"\n", "solver.time_limit", '"off"'),
+    ("[solver]\nlevel_workers = 1.5\n", "solver.level_workers", "integer"),
     ("plan = 3\n", "plan", "table"),
 ])
 def test_wrong_type_names_key_and_expected_type(tmp_path, text, key, words):
@@ -182,6 +183,7 @@ def test_wrong_type_names_key_and_expected_type(tmp_path, text, key, words):
     ("[plan]\ncount_rule = \"some\"\n", "plan.count_rule"),
     ("[plan]\npublic_share_min = 1.5\n", "plan.public_share_min"),
     ("[solver]\nsolver = \"gurobi\"\n", "solver.solver"),
+    ("[solver]\nlevel_workers = 0\n", "solver.level_workers"),
     ("[projection]\nend_year = 2028\n[plan]\nlast_year = 2030\n", "projection.end_year"),
     ("[plan]\nplan_start = 2025\nplan_end = 2022\n", "plan.plan_end"),
     ("[plan]\nplaces_rule = \"exact\"\n", "plan.kindergarten_new_places"),

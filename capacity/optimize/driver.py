@@ -108,23 +108,32 @@ def _suspicious(optimal, obj, bound, options) -> bool:
                 and abs(obj - bound) > 1e-6)
 
 
-def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params, is_mip, start):
-    model = HighsModel(arrays, options, mip=is_mip)
+def stage_vectors(stages, V) -> list[tuple[str, np.ndarray, float]]:
+    """``stages`` (``[(term, PuLP expression)]``) as ``[(term, cost vector over V, constant)]``."""
     pos = {id(v): i for i, v in enumerate(V)}
-    n = len(V)
+    return [(term, *expression_vector(e, pos, len(V))) for term, e in stages]
+
+
+def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params, is_mip, start):
+    return run_stage_vectors(arrays, stage_vectors(stages, V), options, deadline, params, is_mip, start)
+
+
+def run_stage_vectors(arrays: LinearArrays, vectors, options, deadline, params, is_mip, start):
+    """:func:`run_stages` with HiGHS on ``arrays``, the stages given as :func:`stage_vectors`
+    (plain arrays: a worker process can solve them)."""
+    model = HighsModel(arrays, options, mip=is_mip)
     continuous = ~arrays.integer
     records, values = [], None
     start = None if start is None else np.asarray(start, float)
-    for k, (term, e) in enumerate(stages):
+    for k, (term, cost, const) in enumerate(vectors):
         tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
-        cost, const = expression_vector(e, pos, n)
         t0, c0 = time.perf_counter(), time.process_time()
         start_ok = start is not None
         if start is not None and model.mip and (cost[continuous] != 0).any():
             # the schedule found so far with its best assignment for this stage: a good incumbent
             # from the start, which lets HiGHS fix columns by reduced cost at once
             start, start_ok = model.with_schedule_fixed(cost, start, tl)
-        if start_ok and model.mip and k < len(stages) - 1:
+        if start_ok and model.mip and k < len(vectors) - 1:
             # not in the last stage: its solution is the plan, and there the MIP's presolve also
             # drops options the objective does not price (e.g. a free conversion left open by an
             # earlier stage), which the start may carry
@@ -155,7 +164,7 @@ def _run_stages_highs(arrays: LinearArrays, V, stages, options, deadline, params
         if not has:
             break
         start = values
-        if k < len(stages) - 1:
+        if k < len(vectors) - 1:
             model.add_row_le(cost, obj + lex_slack(obj, params) - const)
     return records, values
 
@@ -218,24 +227,23 @@ def _run_stages_pulp(prob, V, stages, options, deadline, params, is_mip, start):
 
 
 def run_components(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters):
-    """Solve the independent parts (levels) one after the other, smallest first, each with an
-    equal share of the time left; returns (merged stage records, values, number of stages).
+    """Solve the independent parts (levels), smallest first, each with a share of the time left
+    (one after the other: an equal share); returns (merged stage records, values, number of
+    stages). With HiGHS and ``options.level_workers`` > 1, up to that many parts are solved at once
+    in worker processes (:mod:`capacity.optimize.parallel`).
 
     A lexicographic stage of the whole is the same stage in every part (each part fixes its own
     optimum), so the merged record of a stage sums the parts' objectives and bounds."""
     values = np.zeros(len(b.V))
     comps = sorted(b.components, key=lambda c: len(c[2]))
-    per: list[list[dict]] = []
     order: list[str] = []
     planned: list[int] = []
     x0 = b.offsets[3]
     highs = options.solver.lower() == "highs"
     whole = b.arrays() if highs else None
     row_of = {name: i for i, name in enumerate(whole.row_names)} if highs else None
-    for j, (_lv, cons, idx) in enumerate(comps):
-        cdl = None
-        if deadline is not None:
-            cdl = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / (len(comps) - j)
+    jobs = []
+    for _lv, cons, idx in comps:
         V = [b.V[i] for i in idx]
         own = set(V)
         terms = {k: pulp.LpAffineExpression([(v, c) for v, c in e.items() if v in own])
@@ -243,16 +251,32 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         stages = stage_objectives(terms, params)
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
-        is_mip = bool((idx >= x0).any())
-        if highs:
-            rows = np.array([row_of[str(c.name)] for c in cons], dtype=np.int64)
-            recs, vals = _run_stages_highs(whole.part(rows, idx), V, stages, options, cdl, params,
-                                           is_mip, None)
-        else:
-            prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
-            for con in cons:
-                prob.addConstraint(con)
-            recs, vals = _run_stages_pulp(prob, V, stages, options, cdl, params, is_mip, None)
+        jobs.append((cons, idx, V, stages, bool((idx >= x0).any())))
+    if highs and options.level_workers > 1 and len(jobs) > 1:
+        from capacity.optimize.parallel import solve_parts
+
+        parts = [(whole.part(np.array([row_of[str(c.name)] for c in cons], dtype=np.int64), idx),
+                  stage_vectors(stages, V), is_mip) for cons, idx, V, stages, is_mip in jobs]
+        solved = solve_parts(parts, options, deadline, params, options.level_workers)
+    else:
+        solved = []
+        for j, (cons, idx, V, stages, is_mip) in enumerate(jobs):
+            cdl = None
+            if deadline is not None:
+                cdl = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / (len(jobs) - j)
+            if highs:
+                rows = np.array([row_of[str(c.name)] for c in cons], dtype=np.int64)
+                solved.append(_run_stages_highs(whole.part(rows, idx), V, stages, options, cdl, params,
+                                                is_mip, None))
+            else:
+                prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
+                for con in cons:
+                    prob.addConstraint(con)
+                solved.append(_run_stages_pulp(prob, V, stages, options, cdl, params, is_mip, None))
+            if solved[-1][1] is None:
+                break
+    per: list[list[dict]] = []
+    for (_cons, idx, _V, stages, _m), (recs, vals) in zip(jobs, solved, strict=False):
         per.append(recs)
         if vals is None:
             return recs, None, len(stages)

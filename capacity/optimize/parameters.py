@@ -166,13 +166,21 @@ class PlanParameters:
 class SolverOptions:
     """How to solve: ``solver`` is ``"highs"`` (default) or ``"cbc"``; ``time_limit`` in seconds
     (the total budget of all lexicographic stages); ``mip_gap`` relative; ``threads``; ``msg`` prints
-    the solver log."""
+    the solver log; ``level_workers``: worker processes that solve independent levels at the same
+    time (HiGHS; 1, the default, solves them one after the other in this process;
+    :mod:`capacity.optimize.parallel`)."""
 
     solver: str = "highs"
     time_limit: float | None = 300.0
     mip_gap: float = 1e-4
     threads: int | None = None
     msg: bool = False
+    level_workers: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.level_workers, bool) or not isinstance(self.level_workers, int) \
+                or self.level_workers < 1:
+            raise ValueError(f"level_workers must be a whole number >= 1, got {self.level_workers!r}")
 
 
 class InfeasiblePlan(ValueError):

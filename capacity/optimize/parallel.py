@@ -1,0 +1,78 @@
+"""Independent levels solved at the same time, one worker process each (``level_workers``).
+
+The levels of a plan share no variable and, unless ``max_cost_per_year`` links them, no row
+(:mod:`capacity.optimize.driver`). One after the other, a city's four levels leave a core idle on a
+two-core machine; here up to ``level_workers`` of them are solved at once, each by HiGHS in its own
+process (HiGHS solves one model on one core). The plan is the same as one level after the other,
+except where a time limit stops a level: then each level's share of the time differs.
+
+Time shares. The levels start smallest first, each as soon as a worker is free. A level started
+with ``n`` levels not yet started (itself included) gets ``time left * workers / n`` seconds,
+capped at the time left: with one worker this is the sequential rule (an equal share of the time
+left), and the largest levels, started last, get all the time that is left.
+
+Workers are started by ``forkserver`` (else ``spawn``): a fresh process, safe whatever threads this
+one runs. Starting one and importing the optimizer takes about a second, so this pays only for
+models that take minutes (the city); the district's plan is solved in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+
+from capacity.optimize.driver import run_stage_vectors
+
+__all__ = ["solve_parts", "time_share"]
+
+
+def time_share(left: float | None, workers: int, not_started: int) -> float | None:
+    """Seconds for a level started with ``left`` seconds to the deadline and ``not_started``
+    levels (itself included) still to start on ``workers`` workers (None: no time limit)."""
+    if left is None:
+        return None
+    return min(left, left * workers / max(1, not_started))
+
+
+def _solve_part(arrays, vectors, options, seconds, params, is_mip):
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    return run_stage_vectors(arrays, vectors, options, deadline, params, is_mip, None)
+
+
+def solve_parts(parts, options, deadline, params, workers: int) -> list[tuple[list, object]]:
+    """Solve ``parts`` (``[(LinearArrays, stage vectors, is_mip)]``, smallest first) on up to
+    ``workers`` processes; the deadline is ``time.perf_counter()`` seconds of this process (None:
+    none).
+
+    Returns
+    -------
+    list of (records, values)
+        As :func:`capacity.optimize.driver.run_stage_vectors`, in the order of ``parts``.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    results: list = [None] * len(parts)
+    finished: queue.Queue = queue.Queue()
+    with ctx.Pool(processes=min(workers, len(parts))) as pool:  # leaving it terminates the workers
+
+        def submit(i: int) -> None:
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            seconds = time_share(left, workers, len(parts) - i)
+            pool.apply_async(_solve_part, (*parts[i][:2], options, seconds, params, parts[i][2]),
+                             callback=lambda r, i=i: finished.put((i, r, None)),
+                             error_callback=lambda e, i=i: finished.put((i, None, e)))
+
+        started = 0
+        while started < min(workers, len(parts)):
+            submit(started)
+            started += 1
+        for _ in range(len(parts)):
+            i, result, error = finished.get()
+            if error is not None:
+                raise error
+            results[i] = result
+            if started < len(parts):
+                submit(started)
+                started += 1
+    return results

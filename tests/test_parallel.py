@@ -1,0 +1,47 @@
+"""Independent levels solved at once in worker processes (``SolverOptions.level_workers``)."""
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from test_optimize import OPTS, two_level_model
+
+from capacity.optimize import SolverOptions
+from capacity.optimize.parallel import time_share
+
+
+def test_levels_solved_at_once_give_the_same_plan():
+    one = two_level_model().solve(OPTS)
+    two = two_level_model().solve(replace(OPTS, level_workers=2))
+    r1, r2 = one.plan.report, two.plan.report
+    assert r1.optimal and r2.optimal
+    assert [s["term"] for s in r2.stages] == [s["term"] for s in r1.stages]
+    assert [s["parts"] for s in r2.stages] == [s["parts"] for s in r1.stages]
+    for a, b in zip(r1.stages, r2.stages, strict=True):
+        assert b["objective"] == pytest.approx(a["objective"], rel=1e-9, abs=1e-9)
+    pd.testing.assert_frame_equal(two.plan.schedule, one.plan.schedule)
+    pd.testing.assert_frame_equal(two.plan.balance, one.plan.balance)
+
+
+def test_time_shares_by_hand():
+    # one worker: an equal share of the time left (the sequential rule)
+    assert time_share(300.0, 1, 4) == 75.0
+    # two workers, four levels not started: half of the time left each
+    assert time_share(300.0, 2, 4) == 150.0
+    # two workers, three levels: 2/3 of the time left; one level: all of it, never more
+    assert time_share(300.0, 2, 3) == pytest.approx(200.0)
+    assert time_share(120.0, 2, 1) == 120.0
+    assert time_share(None, 2, 4) is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_level_workers_must_be_a_whole_number_from_one(bad):
+    with pytest.raises(ValueError, match=r"level_workers must be a whole number >= 1, got"):
+        SolverOptions(level_workers=bad)
+
+
+def test_no_worker_left_behind():
+    import multiprocessing
+
+    two_level_model().solve(replace(OPTS, level_workers=2))
+    assert multiprocessing.active_children() == []
