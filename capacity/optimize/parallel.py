@@ -11,9 +11,10 @@ with ``n`` levels not yet started (itself included) gets ``time left * workers /
 capped at the time left: with one worker this is the sequential rule (an equal share of the time
 left), and the largest levels, started last, get all the time that is left.
 
-Workers are started by ``forkserver`` (else ``spawn``): a fresh process, safe whatever threads this
-one runs. Starting one and importing the optimizer takes about a second, so this pays only for
-models that take minutes (the city); the district's plan is solved in this process.
+Workers are started by ``spawn``: a fresh interpreter, safe whatever threads this one runs, and a
+child of this process (so the kernel counts its CPU time and memory among this process's children).
+Starting one and importing the optimizer takes about a second, so this pays only for models that
+take minutes (the city); the district's plan is solved in this process.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ def solve_parts(parts, options, deadline, params, workers: int) -> list[tuple[li
     list of (records, values)
         As :func:`capacity.optimize.driver.run_stage_vectors`, in the order of ``parts``.
     """
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    ctx = multiprocessing.get_context("spawn")
     results: list = [None] * len(parts)
     finished: queue.Queue = queue.Queue()
     with ctx.Pool(processes=min(workers, len(parts))) as pool:  # leaving it terminates the workers
