@@ -45,3 +45,23 @@ def test_no_worker_left_behind():
 
     two_level_model().solve(replace(OPTS, level_workers=2))
     assert multiprocessing.active_children() == []
+
+
+def _solve_in_daemon(queue):
+    report = two_level_model().solve(replace(OPTS, level_workers=2)).plan.report
+    queue.put((report.optimal, report.objective))
+
+
+def test_a_daemonic_worker_solves_its_levels_one_after_the_other():
+    """A pool's worker may not start processes: level_workers then falls back to one at a time."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_solve_in_daemon, args=(queue,), daemon=True)
+    proc.start()
+    proc.join(timeout=300)  # a hang guard, not a timing
+    assert proc.exitcode == 0, "the daemonic worker failed (it may not start processes)"
+    optimal, objective = queue.get(timeout=10)
+    assert optimal
+    assert objective == pytest.approx(two_level_model().solve(OPTS).plan.report.objective)

@@ -252,9 +252,9 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
         jobs.append((cons, idx, V, stages, bool((idx >= x0).any())))
-    if highs and options.level_workers > 1 and len(jobs) > 1:
-        from capacity.optimize.parallel import solve_parts
+    from capacity.optimize.parallel import can_start_workers, solve_parts
 
+    if highs and options.level_workers > 1 and len(jobs) > 1 and can_start_workers():
         parts = [(whole.part(np.array([row_of[str(c.name)] for c in cons], dtype=np.int64), idx),
                   stage_vectors(stages, V), is_mip) for cons, idx, V, stages, is_mip in jobs]
         solved = solve_parts(parts, options, deadline, params, options.level_workers)

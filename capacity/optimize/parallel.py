@@ -14,7 +14,9 @@ left), and the largest levels, started last, get all the time that is left.
 Workers are started by ``spawn``: a fresh interpreter, safe whatever threads this one runs, and a
 child of this process (so the kernel counts its CPU time and memory among this process's children).
 Starting one and importing the optimizer takes about a second, so this pays only for models that
-take minutes (the city); the district's plan is solved in this process.
+take minutes (the city); the district's plan is solved in this process. A daemonic process (a
+worker of a pool) may not start processes: there the levels are solved one after the other
+(:func:`can_start_workers`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ import time
 
 from capacity.optimize.driver import run_stage_vectors
 
-__all__ = ["solve_parts", "time_share"]
+__all__ = ["can_start_workers", "solve_parts", "time_share"]
+
+
+def can_start_workers() -> bool:
+    """Whether this process may start worker processes: not when it is itself a daemonic worker
+    (a plan's counterfactual or needs assessment solved by the figure drawer's workers, a pool's
+    job), which ``multiprocessing`` forbids to have children; the levels are then solved one after
+    the other."""
+    return not multiprocessing.current_process().daemon
 
 
 def time_share(left: float | None, workers: int, not_started: int) -> float | None:
