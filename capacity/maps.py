@@ -276,12 +276,11 @@ class _Placer:
         ax = self.ax
         axbox = ax.get_window_extent(self.renderer)
         px, py = ax.transData.transform((x, y))
-        # the label's box centred on the point, from a bare Text (its box is the annotation's:
-        # neither includes the bbox patch)
-        layout = {k: v for k, v in kw.items() if k in ("fontsize", "linespacing", "fontfamily",
-                                                        "fontweight", "fontstyle")}
+        # the label's box centred on the point, from a bare Text with the label's properties (its
+        # box is the annotation's: neither includes the bbox patch, which is left out here)
+        props = {k: v for k, v in kw.items() if k not in ("bbox", "arrowprops")}
         box = Text(px, py, text, ha="center", va="center", transform=IdentityTransform(),
-                   figure=ax.figure, **layout).get_window_extent(self.renderer)
+                   figure=ax.figure, **props).get_window_extent(self.renderer)
         width, height = box.width, box.height
         cx, cy = (box.x0 + box.x1) / 2 - px, (box.y0 + box.y1) / 2 - py  # centre offset at (0, 0)
         scale = ax.figure.dpi / 72

@@ -65,3 +65,19 @@ def test_a_daemonic_worker_solves_its_levels_one_after_the_other():
     optimal, objective = queue.get(timeout=10)
     assert optimal
     assert objective == pytest.approx(two_level_model().solve(OPTS).plan.report.objective)
+
+
+def _killed(*args):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_level_worker_is_reported_not_waited_for(monkeypatch):
+    from capacity.optimize import parallel
+
+    monkeypatch.setattr(parallel, "_solve_part", _killed)
+    monkeypatch.setattr(parallel, "GRACE_SECONDS", 1.0)
+    with pytest.raises(RuntimeError, match="ended without a result"):
+        two_level_model().solve(replace(OPTS, level_workers=2, time_limit=1.0))

@@ -27,7 +27,11 @@ import time
 
 from capacity.optimize.driver import run_stage_vectors
 
-__all__ = ["can_start_workers", "solve_parts", "time_share"]
+__all__ = ["GRACE_SECONDS", "can_start_workers", "solve_parts", "time_share"]
+
+#: How long after the time limit a level's result is still awaited before its worker counts as
+#: lost (a worker killed outright, e.g. by the kernel when memory runs out, never reports).
+GRACE_SECONDS = 60.0
 
 
 def can_start_workers() -> bool:
@@ -78,7 +82,16 @@ def solve_parts(parts, options, deadline, params, workers: int) -> list[tuple[li
             submit(started)
             started += 1
         for _ in range(len(parts)):
-            i, result, error = finished.get()
+            try:
+                # a worker killed outright never reports: wait no longer than the time limit and
+                # GRACE_SECONDS
+                wait = (None if deadline is None
+                        else max(0.0, deadline - time.perf_counter()) + GRACE_SECONDS)
+                i, result, error = finished.get(timeout=wait)
+            except queue.Empty:
+                raise RuntimeError(f"a level's worker process ended without a result (killed, e.g. "
+                                   f"out of memory?): none {GRACE_SECONDS:g} s after the time "
+                                   "limit") from None
             if error is not None:
                 raise error
             results[i] = result
