@@ -30,7 +30,8 @@ from capacity.optimize.driver import run_stage_vectors
 __all__ = ["GRACE_SECONDS", "can_start_workers", "solve_parts", "time_share"]
 
 #: How long after the time limit a level's result is still awaited before its worker counts as
-#: lost (a worker killed outright, e.g. by the kernel when memory runs out, never reports).
+#: lost (a worker killed outright, e.g. by the kernel when memory runs out, never reports; without
+#: a time limit the wait has no end).
 GRACE_SECONDS = 60.0
 
 
