@@ -252,21 +252,23 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
         jobs.append((cons, idx, V, stages, bool((idx >= x0).any())))
-    from capacity.optimize.parallel import can_start_workers, solve_parts
+    from capacity.optimize.parallel import can_start_workers, solve_parts, time_share
+
+    def part(cons, idx):  # the part's rows and columns of the whole model's arrays
+        return whole.part(np.array([row_of[str(c.name)] for c in cons], dtype=np.int64), idx)
 
     if highs and options.level_workers > 1 and len(jobs) > 1 and can_start_workers():
-        parts = [(whole.part(np.array([row_of[str(c.name)] for c in cons], dtype=np.int64), idx),
-                  stage_vectors(stages, V), is_mip) for cons, idx, V, stages, is_mip in jobs]
+        parts = [(part(cons, idx), stage_vectors(stages, V), is_mip)
+                 for cons, idx, V, stages, is_mip in jobs]
         solved = solve_parts(parts, options, deadline, params, options.level_workers)
     else:
         solved = []
         for j, (cons, idx, V, stages, is_mip) in enumerate(jobs):
-            cdl = None
-            if deadline is not None:
-                cdl = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / (len(jobs) - j)
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            share = time_share(left, 1, len(jobs) - j)
+            cdl = None if share is None else time.perf_counter() + share
             if highs:
-                rows = np.array([row_of[str(c.name)] for c in cons], dtype=np.int64)
-                solved.append(_run_stages_highs(whole.part(rows, idx), V, stages, options, cdl, params,
+                solved.append(_run_stages_highs(part(cons, idx), V, stages, options, cdl, params,
                                                 is_mip, None))
             else:
                 prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
