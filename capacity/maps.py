@@ -38,6 +38,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox, IdentityTransform, blended_transform_factory
 
 from capacity.kinds import by_kind
+from capacity.ticks import draw_ticks
 
 __all__ = [
     "StreetBase",
@@ -732,6 +733,10 @@ class _DemandTables:
         return s, c, d
 
 
+#: Grid lines of the charts (on top of the rc ``grid.*`` properties).
+_GRID = {"alpha": 0.3, "lw": 0.5}
+
+
 def _draw_demand(a, s: pd.DataFrame, c: pd.DataFrame | None, d: pd.DataFrame | None, legend=False):
     """Pupils (with their band ``d``), places of the plan ``s`` and without new schools ``c``."""
     if d is not None:
@@ -746,7 +751,6 @@ def _draw_demand(a, s: pd.DataFrame, c: pd.DataFrame | None, d: pd.DataFrame | N
         a.step(s.index, s["max_places"], where="post", color="C2", lw=1, ls="--",
                label="places at the maximum class size")
     a.set_ylim(bottom=0)
-    a.grid(alpha=0.3, lw=0.5)
     a.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=6))
     a.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
     if legend:
@@ -820,6 +824,11 @@ def demand_places_chart(balance: pd.DataFrame, level: str, streets: Sequence[str
                      "places in its schools (persons)", fontsize=9, ha="center", va="top")
         fig.suptitle(f"{_level_label(district, level, cjk is not None)}: pupils and places", fontsize=12,
                      y=1 - 0.06 / fh, va="top")
+        # ticks and grid as a few artists each (capacity.ticks): matplotlib's tick objects were
+        # 60% of the chart's time
+        draw_ticks(main, grid=_GRID)
+        for a in small:
+            draw_ticks(a, grid=_GRID)
         return fig
 
 
