@@ -31,10 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-# first, so that the BLAS libraries' threads (numpy's and scipy's, both fork-safe) count among the
-# threads at import (see _start_method)
+# first, so that the BLAS library's threads (numpy's, fork-safe) count among the threads at import
+# (see _start_method). A plan run never loads scipy.linalg (scipy's own BLAS and its threads); a
+# process that loads it after this import draws with 'forkserver' workers instead, which is safe.
 import numpy  # noqa: F401
-import scipy.linalg  # noqa: F401
 
 __all__ = [
     "DRAWERS",
