@@ -643,6 +643,7 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
     else:
         cb = fig.colorbar(sm, ax=axes, orientation="horizontal", shrink=0.5, pad=0.03)
     cb.set_label(unit)
+    draw_ticks(cb.ax)  # the colour scale's ticks as a few artists (capacity.ticks)
     handles = [Patch(facecolor=(0.96, 0.96, 0.96), edgecolor="0.45", label="no place short"),
                Line2D([], [], marker="^", linestyle="none", color=SCHOOL_COLOUR, markeredgecolor="white",
                       markersize=9, label="new school: opening year · classes")]

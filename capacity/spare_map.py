@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from capacity import maps
+from capacity.ticks import draw_ticks
 
 __all__ = ["spare_places_map"]
 
@@ -101,6 +102,7 @@ def _draw(district, base, plan, level, year):
     maps._north_arrow(a, xlim[1] - 0.25 * m_per_in, ylim[1] - 0.22 * m_per_in, 0.3 * m_per_in)
     cb = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
     cb.set_label(f"utilisation in {year}: pupils taught ÷ standard places (1 = full)")
+    draw_ticks(cb.ax)  # the colour scale's ticks as a few artists (capacity.ticks)
     fig.legend(handles=[Patch(facecolor=(0.85, 0.85, 0.85), edgecolor="0.45", label="no places")],
                loc="lower right", bbox_to_anchor=(0.995, 0.02), frameon=False, fontsize=7.5)
     cjk = base.cjk
