@@ -6,7 +6,9 @@ them. For each command it prints the median wall time and the median CPU time (u
 the process and of every worker process it waited for, from ``resource.getrusage`` of the
 children). CPU time is less sensitive than wall time to other programs running on the machine;
 the load average before and after is printed so that a wall time measured under load is seen as
-such.
+such. Each checkout runs once untimed first (Python writes its compiled modules, the files are read
+once), and Python may cache compiled modules as on a planner's machine (``PYTHONDONTWRITEBYTECODE``
+is removed from the runs' environment).
 
 A change is best measured **against the code before it, in alternation** (``--against DIR``): the
 development machine's speed drifts by a quarter within an hour, more than most changes. ``DIR`` is
@@ -46,6 +48,9 @@ def run_once(args: list[str], python: str = sys.executable, root: Path = ROOT) -
     the path); returns wall and CPU seconds (user + system, the process and its waited-for
     children)."""
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    # as on a planner's machine, Python caches the compiled modules (__pycache__); a sandbox that
+    # forbids it would recompile the package in every run (0.1-0.2 s)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if Path(root).resolve() != ROOT:
         env["PYTHONPATH"] = str(root)
     c0, t0 = _children_cpu(), time.perf_counter()
@@ -67,8 +72,11 @@ def time_command(args: list[str], runs: int, against: tuple[str, Path] | None = 
         Per checkout (this one, then ``against``): wall times and CPU times, seconds.
     """
     out = [([], []) for _ in range(2 if against else 1)]
+    checkouts = [(sys.executable, ROOT), *([against] if against else [])]
+    for python, root in checkouts:  # not timed: writes the compiled modules, reads the files once
+        run_once(args, python, root)
     for _ in range(runs):
-        for k, (python, root) in enumerate([(sys.executable, ROOT), *([against] if against else [])]):
+        for k, (python, root) in enumerate(checkouts):
             wall, cpu = run_once(args, python, root)
             out[k][0].append(wall)
             out[k][1].append(cpu)
