@@ -377,9 +377,7 @@ class FigureDrawer:
         ``_start_method``).
     warm : bool
         Workers import matplotlib and load the fonts as they start (False: when they draw
-        their first figure; for pools that may draw none). Forked workers inherit them instead:
-        this process loads them once before forking (0.5 CPU-seconds each worker would spend,
-        while the solver still has a core to itself).
+        their first figure; for pools that may draw none).
     """
 
     def __init__(self, district, workers: int | None = None, start_method: str | None = None, *,
@@ -394,11 +392,6 @@ class FigureDrawer:
         if self.workers > 0:
             context = multiprocessing.get_context(start_method or _start_method())
             self.start_method = context.get_start_method()
-            if warm and self.start_method == "fork":
-                from capacity import maps
-
-                maps.warm_up()  # once here: every forked worker inherits it
-                warm = False
             # the parent's font switch, without importing matplotlib here just to read it
             maps = sys.modules.get("capacity.maps")
             cjk = maps.cjk_enabled() if maps is not None else None
