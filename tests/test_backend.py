@@ -99,3 +99,22 @@ def test_relaxation_bound_by_hand():
     m = HighsModel(LinearArrays.from_pulp(prob, V), OPTS)
     assert m.relaxation_bound(np.array([1.0, 0.0]), 10) == pytest.approx(0.8)
     assert m.run(np.array([1.0, 0.0]), 10).objective == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_sub_mip_heuristics_switch_reaches_highs(on):
+    from dataclasses import replace
+
+    from capacity.optimize.backend import SUB_MIP_HEURISTICS
+
+    prob, V = tiny()
+    m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, sub_mip_heuristics=on))
+    assert [m.h.getOptionValue(name)[1] for name in SUB_MIP_HEURISTICS] == [on] * 3
+    x, _ = V
+    c, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), {id(v): i for i, v in enumerate(V)}, 2)
+    assert m.run(c, 10).objective == pytest.approx(1.0)  # the same optimum either way
+
+
+def test_sub_mip_heuristics_must_be_true_or_false():
+    with pytest.raises(ValueError, match="sub_mip_heuristics must be true or false, got 0"):
+        SolverOptions(sub_mip_heuristics=0)

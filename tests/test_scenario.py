@@ -164,6 +164,7 @@ def test_unknown_keys_everywhere(tmp_path, text, key, suggestion):
     ("[catchment]\nsenior = \"everywhere\"\n", "catchment.senior", '"district"'),
     ("[solver]\ntime_limit = \"none\"\n", "solver.time_limit", '"off"'),
     ("[solver]\nlevel_workers = 1.5\n", "solver.level_workers", "integer"),
+    ("[solver]\nsub_mip_heuristics = 1\n", "solver.sub_mip_heuristics", "true or false"),
     ("plan = 3\n", "plan", "table"),
 ])
 def test_wrong_type_names_key_and_expected_type(tmp_path, text, key, words):

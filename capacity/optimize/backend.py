@@ -136,6 +136,11 @@ class RunResult:
     values: np.ndarray | None
 
 
+#: HiGHS's heuristics that solve a smaller MIP, switched by ``SolverOptions.sub_mip_heuristics``.
+SUB_MIP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
+                      "mip_heuristic_run_root_reduced_cost")
+
+
 class HighsModel:
     """One HiGHS model of :class:`LinearArrays`, kept across runs (objectives, added rows, MIP
     starts). ``mip`` False solves the linear relaxation (integrality dropped)."""
@@ -167,6 +172,8 @@ class HighsModel:
                                for i in arrays.integer.tolist()]
         h.passModel(lp)
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        for name in SUB_MIP_HEURISTICS:
+            h.setOptionValue(name, bool(options.sub_mip_heuristics))
         if options.threads is not None:
             h.setOptionValue("threads", int(options.threads))
         self.integer_cols = np.flatnonzero(arrays.integer).astype(np.int32) if self.mip else np.array([], np.int32)

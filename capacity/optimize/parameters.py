@@ -168,7 +168,12 @@ class SolverOptions:
     (the total budget of all lexicographic stages); ``mip_gap`` relative; ``threads``; ``msg`` prints
     the solver log; ``level_workers``: worker processes that solve independent levels at the same
     time (HiGHS; 1, the default, solves them one after the other in this process;
-    :mod:`capacity.optimize.parallel`)."""
+    :mod:`capacity.optimize.parallel`); ``sub_mip_heuristics``: HiGHS's heuristics that solve a
+    smaller MIP (RINS, RENS and the root reduced-cost heuristic). Off by default: every stage
+    after the first starts from the previous stage's schedule, and on the shipped scenarios and the
+    synthetic cities they cost more time than they saved (the same stage optima; the needs
+    assessment 25-38% less CPU, the 11-street city's ``cost`` stage 3.1-3.7 s instead of
+    8.0-9.5 s; ``benchmarks/README.md``)."""
 
     solver: str = "highs"
     time_limit: float | None = 300.0
@@ -176,8 +181,11 @@ class SolverOptions:
     threads: int | None = None
     msg: bool = False
     level_workers: int = 1
+    sub_mip_heuristics: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.sub_mip_heuristics, bool):
+            raise ValueError(f"sub_mip_heuristics must be true or false, got {self.sub_mip_heuristics!r}")
         if isinstance(self.level_workers, bool) or not isinstance(self.level_workers, int) \
                 or self.level_workers < 1:
             raise ValueError(f"level_workers must be a whole number >= 1, got {self.level_workers!r}")
