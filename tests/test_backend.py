@@ -102,17 +102,24 @@ def test_relaxation_bound_by_hand():
 
 
 @pytest.mark.parametrize("on", [False, True])
-def test_sub_mip_heuristics_switch_reaches_highs(on):
+def test_sub_mip_heuristics_only_from_a_start_unless_asked(on):
     from dataclasses import replace
 
     from capacity.optimize.backend import SUB_MIP_HEURISTICS
 
     prob, V = tiny()
     m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, sub_mip_heuristics=on))
-    assert [m.h.getOptionValue(name)[1] for name in SUB_MIP_HEURISTICS] == [on] * 3
     x, _ = V
     c, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), {id(v): i for i, v in enumerate(V)}, 2)
-    assert m.run(c, 10).objective == pytest.approx(1.0)  # the same optimum either way
+
+    def switches():
+        return [m.h.getOptionValue(name)[1] for name in SUB_MIP_HEURISTICS]
+
+    first = m.run(c, 10)  # no start: HiGHS's default (on)
+    assert switches() == [True] * 3
+    again = m.run(c, 10, start=first.values)  # from a start: as asked
+    assert switches() == [on] * 3
+    assert first.objective == again.objective == pytest.approx(1.0)
 
 
 def test_sub_mip_heuristics_must_be_true_or_false():

@@ -136,7 +136,8 @@ class RunResult:
     values: np.ndarray | None
 
 
-#: HiGHS's heuristics that solve a smaller MIP, switched by ``SolverOptions.sub_mip_heuristics``.
+#: HiGHS's heuristics that solve a smaller MIP: on in a run without a MIP start, in a run from one
+#: only with ``SolverOptions.sub_mip_heuristics``.
 SUB_MIP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
                       "mip_heuristic_run_root_reduced_cost")
 
@@ -172,8 +173,6 @@ class HighsModel:
                                for i in arrays.integer.tolist()]
         h.passModel(lp)
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-        for name in SUB_MIP_HEURISTICS:
-            h.setOptionValue(name, bool(options.sub_mip_heuristics))
         if options.threads is not None:
             h.setOptionValue("threads", int(options.threads))
         self.integer_cols = np.flatnonzero(arrays.integer).astype(np.int32) if self.mip else np.array([], np.int32)
@@ -185,6 +184,10 @@ class HighsModel:
         h = self.h
         h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), np.asarray(cost, float))
         h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
+        # a run from a start (every stage after the first) has them only when asked; a run
+        # without one keeps HiGHS's default: they find its first good schedules
+        for name in SUB_MIP_HEURISTICS:
+            h.setOptionValue(name, bool(self.options.sub_mip_heuristics or start is None))
         if start is not None and self.mip:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(start, float)

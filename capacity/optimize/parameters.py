@@ -169,11 +169,12 @@ class SolverOptions:
     the solver log; ``level_workers``: worker processes that solve independent levels at the same
     time (HiGHS; 1, the default, solves them one after the other in this process;
     :mod:`capacity.optimize.parallel`); ``sub_mip_heuristics``: HiGHS's heuristics that solve a
-    smaller MIP (RINS, RENS and the root reduced-cost heuristic). Off by default: every stage
-    after the first starts from the previous stage's schedule, and on the shipped scenarios and the
-    synthetic cities they cost more time than they saved (the same stage optima; the needs
-    assessment 25-38% less CPU, the 11-street city's ``cost`` stage 3.1-3.7 s instead of
-    8.0-9.5 s; ``benchmarks/README.md``)."""
+    smaller MIP (RINS, RENS and the root reduced-cost heuristic) also in the stages that start from
+    the previous stage's schedule (every stage but the first). Off by default: from such a start
+    they cost more time than they saved (the same stage optima; the needs assessment 25-38% less
+    CPU, the 11-street city's ``cost`` stage 3.1-3.7 s instead of 8.0-9.5 s;
+    ``benchmarks/README.md``). A stage without a start (the first) always has them: they find its
+    first good schedules."""
 
     solver: str = "highs"
     time_limit: float | None = 300.0
