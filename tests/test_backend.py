@@ -102,24 +102,28 @@ def test_relaxation_bound_by_hand():
 
 
 @pytest.mark.parametrize("on", [False, True])
-def test_sub_mip_heuristics_only_from_a_start_unless_asked(on):
+def test_sub_mip_heuristics_off_only_for_a_schedule_objective_from_a_start(on):
     from dataclasses import replace
 
     from capacity.optimize.backend import SUB_MIP_HEURISTICS
 
     prob, V = tiny()
     m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, sub_mip_heuristics=on))
-    x, _ = V
-    c, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), {id(v): i for i, v in enumerate(V)}, 2)
+    x, y = V
+    pos = {id(v): i for i, v in enumerate(V)}
+    schedule, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), pos, 2)  # integer only
+    pupils, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0), (y, 1.0)]), pos, 2)
 
     def switches():
         return [m.h.getOptionValue(name)[1] for name in SUB_MIP_HEURISTICS]
 
-    first = m.run(c, 10)  # no start: HiGHS's default (on)
+    first = m.run(schedule, 10)  # no start: HiGHS's default (on)
     assert switches() == [True] * 3
-    again = m.run(c, 10, start=first.values)  # from a start: as asked
+    again = m.run(schedule, 10, start=first.values)  # a schedule objective from a start: as asked
     assert switches() == [on] * 3
     assert first.objective == again.objective == pytest.approx(1.0)
+    m.run(pupils, 10, start=first.values)  # an objective with a continuous column: on
+    assert switches() == [True] * 3
 
 
 def test_sub_mip_heuristics_must_be_true_or_false():

@@ -136,8 +136,9 @@ class RunResult:
     values: np.ndarray | None
 
 
-#: HiGHS's heuristics that solve a smaller MIP: on in a run without a MIP start, in a run from one
-#: only with ``SolverOptions.sub_mip_heuristics``.
+#: HiGHS's heuristics that solve a smaller MIP: on in a run without a MIP start and in a run whose
+#: objective prices a continuous (pupil) column; in a run from a start whose objective prices only
+#: integer (schedule) columns only with ``SolverOptions.sub_mip_heuristics``.
 SUB_MIP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
                       "mip_heuristic_run_root_reduced_cost")
 
@@ -176,6 +177,7 @@ class HighsModel:
         if options.threads is not None:
             h.setOptionValue("threads", int(options.threads))
         self.integer_cols = np.flatnonzero(arrays.integer).astype(np.int32) if self.mip else np.array([], np.int32)
+        self.integer = np.asarray(arrays.integer, bool)
 
     def run(self, cost: np.ndarray, time_limit: float | None, start: np.ndarray | None = None) -> RunResult:
         """Minimise ``cost @ x`` (from ``start`` as a MIP start, when given)."""
@@ -184,10 +186,11 @@ class HighsModel:
         h = self.h
         h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), np.asarray(cost, float))
         h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
-        # a run from a start (every stage after the first) has them only when asked; a run
-        # without one keeps HiGHS's default: they find its first good schedules
+        # HiGHS's default (on) for a run without a start and for an objective that prices pupils;
+        # off, unless asked, for a schedule-only objective (schools, places, cost) from a start
+        on = self.options.sub_mip_heuristics or start is None or bool(cost[~self.integer].any())
         for name in SUB_MIP_HEURISTICS:
-            h.setOptionValue(name, bool(self.options.sub_mip_heuristics or start is None))
+            h.setOptionValue(name, bool(on))
         if start is not None and self.mip:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(start, float)
