@@ -177,7 +177,12 @@ class HighsModel:
         if options.threads is not None:
             h.setOptionValue("threads", int(options.threads))
         self.integer_cols = np.flatnonzero(arrays.integer).astype(np.int32) if self.mip else np.array([], np.int32)
-        self.integer = np.asarray(arrays.integer, bool)
+        self._continuous = ~np.asarray(arrays.integer, bool)
+
+    def prices_pupils(self, cost: np.ndarray) -> bool:
+        """Whether the objective ``cost`` prices a continuous column (pupils), not only the
+        schedule's integer columns."""
+        return bool((np.asarray(cost)[self._continuous] != 0).any())
 
     def run(self, cost: np.ndarray, time_limit: float | None, start: np.ndarray | None = None) -> RunResult:
         """Minimise ``cost @ x`` (from ``start`` as a MIP start, when given)."""
@@ -188,7 +193,7 @@ class HighsModel:
         h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
         # HiGHS's default (on) for a run without a start and for an objective that prices pupils;
         # off, unless asked, for a schedule-only objective (schools, places, cost) from a start
-        on = self.options.sub_mip_heuristics or start is None or bool(cost[~self.integer].any())
+        on = self.options.sub_mip_heuristics or start is None or self.prices_pupils(cost)
         for name in SUB_MIP_HEURISTICS:
             h.setOptionValue(name, bool(on))
         if start is not None and self.mip:

@@ -122,14 +122,13 @@ def run_stage_vectors(arrays: LinearArrays, vectors, options, deadline, params, 
     """:func:`run_stages` with HiGHS on ``arrays``, the stages given as :func:`stage_vectors`
     (plain arrays: a worker process can solve them)."""
     model = HighsModel(arrays, options, mip=is_mip)
-    continuous = ~arrays.integer
     records, values = [], None
     start = None if start is None else np.asarray(start, float)
     for k, (term, cost, const) in enumerate(vectors):
         tl = None if deadline is None else max(1.0, deadline - time.perf_counter())
         t0, c0 = time.perf_counter(), time.process_time()
         start_ok = start is not None
-        if start is not None and model.mip and (cost[continuous] != 0).any():
+        if start is not None and model.mip and model.prices_pupils(cost):
             # the schedule found so far with its best assignment for this stage: a good incumbent
             # from the start, which lets HiGHS fix columns by reduced cost at once
             start, start_ok = model.with_schedule_fixed(cost, start, tl)
