@@ -142,3 +142,15 @@ def test_bad_worker_count(tiny):
 def test_unknown_figure_kind(tiny):
     with fg.FigureDrawer(tiny, workers=0) as d, pytest.raises(ValueError, match="'contour'"):
         d.submit([fg.FigureSpec("x.png", "contour")])
+
+
+def test_workers_collect_full_generations_rarely(tiny):
+    """A drawing worker's third garbage-collector threshold is raised (this process keeps its own)."""
+    import gc
+
+    before = gc.get_threshold()
+    with fg.FigureDrawer(tiny, workers=1, warm=False) as pool:
+        there = pool.call(gc.get_threshold).result()
+    assert there[2] == fg.FULL_COLLECTION_THRESHOLD != before[2]
+    assert there[:2] == before[:2]
+    assert gc.get_threshold() == before
