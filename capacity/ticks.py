@@ -7,8 +7,8 @@ was 60% of the chart's time (``benchmarks/README.md``). :func:`draw_ticks` draws
 after the chart is laid out: per axis one line of tick marks (markers, as matplotlib draws them),
 one text per label and one line collection for the grid, and switches matplotlib's own ticks off.
 They sit where matplotlib puts its own (same tick values and labels from the axis's locator and
-formatter, same sizes, pads and colours from the rc parameters), and the axis labels move out by the
-tick labels' extent as matplotlib moves them.
+formatter, same sizes, pads and colours from the axis's ``tick_params`` over the rc defaults), and
+the axis labels move out by the tick labels' extent as matplotlib moves them.
 
 Where matplotlib would draw something these few artists do not (an offset or scale label such as
 ``1e6``, minor ticks, ticks inside or on the top and right side, a log or other non-linear scale),
@@ -66,6 +66,11 @@ def _ticks(axis, lo: float, hi: float) -> tuple[np.ndarray, list[str]] | None:
     if formatter.get_offset():
         return None
     return locs, labels
+
+
+#: ``Line2D`` property names given for the grid -> the ``LineCollection`` ones.
+_COLLECTION_NAMES = {"lw": "linewidths", "linewidth": "linewidths", "color": "colors", "c": "colors",
+                     "ls": "linestyles", "linestyle": "linestyles"}
 
 
 def draw_ticks(ax, *, grid: dict | None = None) -> None:
@@ -129,8 +134,3 @@ def draw_ticks(ax, *, grid: dict | None = None) -> None:
             boxes = [t.get_window_extent() for t in texts]  # the figure's renderer
             extent = max(b.height if name == "x" else b.width for b in boxes) * 72 / fig.dpi
             axis.labelpad = axis.labelpad + pad + extent
-
-
-#: ``Line2D`` property names given for the grid -> the ``LineCollection`` ones.
-_COLLECTION_NAMES = {"lw": "linewidths", "linewidth": "linewidths", "color": "colors", "c": "colors",
-                     "ls": "linestyles", "linestyle": "linestyles"}
