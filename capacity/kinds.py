@@ -66,11 +66,14 @@ def kindergarten_types(plan, supply: pd.DataFrame, level: str = "kindergarten") 
     existing = a["site"].str.startswith("existing:")
     # existing places: ``existing:<street>:<public|private>:<inclusive|non-inclusive>`` (a name
     # without the type counts as public)
-    parts = a["site"].astype(str).str.split(":", n=3, expand=True).reindex(columns=range(4))
+    # each site name split once (the assignment repeats it for every street and year)
+    codes, names = pd.factorize(a["site"].astype(str))
+    parts = pd.Series(names).str.split(":", n=3, expand=True).reindex(columns=range(4))
     sch_type = pd.Series(_type_label(sch["public"], sch["inclusive"]), index=sch["site"].to_numpy())
     if len(a):
         ex_type = np.where((parts[2] == "public") | parts[2].isna(), "public",
-                           np.where(parts[3] == "inclusive", "private inclusive", "private non-inclusive"))
+                           np.where(parts[3] == "inclusive", "private inclusive",
+                                    "private non-inclusive"))[codes]
         a_type = np.where(existing, ex_type, a["site"].map(sch_type).to_numpy())
     else:
         a_type = np.array([], dtype=object)
@@ -78,10 +81,12 @@ def kindergarten_types(plan, supply: pd.DataFrame, level: str = "kindergarten") 
     for y in years:
         places = base.copy()
         open_ = sch[sch["open_year"] <= y]
-        for r in open_.itertuples():
-            places[_type_label(r.public, r.inclusive).item()] += float(r.places)
-            if getattr(r, "kind", "new") == "conversion":
-                places["private non-inclusive"] -= float(r.places)
+        kinds = open_["kind"] if "kind" in open_ else pd.Series("new", index=open_.index)
+        for public, inclusive, n, kind in zip(open_["public"], open_["inclusive"], open_["places"],
+                                              kinds, strict=True):
+            places[_type_label(public, inclusive).item()] += float(n)
+            if kind == "conversion":
+                places["private non-inclusive"] -= float(n)
         for t in types:
             p = float(pupils.get((y, t), 0.0))
             rows.append({"year": int(y), "type": t, "places": float(places[t]), "pupils": p,

@@ -629,7 +629,8 @@ def _siting_map(district, base, plan, counterfactual, level, year, ax, show_cand
             # one label per location (schools at the same point share it)
             schools["_xy"] = list(zip(schools["x"].round(0), schools["y"].round(0), strict=True))
             for (gx, gy), g in schools.sort_values("open_year").groupby("_xy", sort=False):
-                text = "\n".join(_school_text(r.open_year, r.classes, cjk) for r in g.itertuples())
+                text = "\n".join(_school_text(y, c, cjk)
+                                 for y, c in zip(g["open_year"], g["classes"], strict=True))
                 placer.place(gx, gy, text, _ring((10, 18, 28, 40), 8), fontsize=7.5, color=SCHOOL_COLOUR,
                              zorder=9, bbox={"boxstyle": "round,pad=0.15", "fc": "white",
                                              "ec": SCHOOL_COLOUR, "lw": 0.5, "alpha": 0.85})
