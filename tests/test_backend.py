@@ -126,6 +126,30 @@ def test_sub_mip_heuristics_off_only_for_a_schedule_objective_from_a_start(on):
     assert switches() == [True] * 3
 
 
-def test_sub_mip_heuristics_must_be_true_or_false():
-    with pytest.raises(ValueError, match="sub_mip_heuristics must be true or false, got 0"):
-        SolverOptions(sub_mip_heuristics=0)
+@pytest.mark.parametrize("on", [False, True])
+def test_restarts_off_only_for_a_schedule_objective_from_a_start(on):
+    from dataclasses import replace
+
+    prob, V = tiny()
+    m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, schedule_restarts=on))
+    x, y = V
+    pos = {id(v): i for i, v in enumerate(V)}
+    schedule, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), pos, 2)  # integer only
+    pupils, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0), (y, 1.0)]), pos, 2)
+
+    def restarts():
+        return m.h.getOptionValue("mip_allow_restart")[1]
+
+    first = m.run(schedule, 10)  # no start: HiGHS's default (on)
+    assert restarts() is True
+    again = m.run(schedule, 10, start=first.values)  # a schedule objective from a start: as asked
+    assert restarts() is on
+    assert first.objective == again.objective == pytest.approx(1.0)
+    m.run(pupils, 10, start=first.values)  # an objective with a continuous column: on
+    assert restarts() is True
+
+
+@pytest.mark.parametrize("name", ["sub_mip_heuristics", "schedule_restarts"])
+def test_solver_switches_must_be_true_or_false(name):
+    with pytest.raises(ValueError, match=f"{name} must be true or false, got 0"):
+        SolverOptions(**{name: 0})

@@ -165,6 +165,7 @@ def test_unknown_keys_everywhere(tmp_path, text, key, suggestion):
     ("[solver]\ntime_limit = \"none\"\n", "solver.time_limit", '"off"'),
     ("[solver]\nlevel_workers = 1.5\n", "solver.level_workers", "integer"),
     ("[solver]\nsub_mip_heuristics = 1\n", "solver.sub_mip_heuristics", "true or false"),
+    ("[solver]\nschedule_restarts = 1\n", "solver.schedule_restarts", "true or false"),
     ("plan = 3\n", "plan", "table"),
 ])
 def test_wrong_type_names_key_and_expected_type(tmp_path, text, key, words):

@@ -141,6 +141,8 @@ class RunResult:
 #: integer (schedule) columns only with ``SolverOptions.sub_mip_heuristics``.
 SUB_MIP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
                       "mip_heuristic_run_root_reduced_cost")
+# HiGHS's restarts from the root (``mip_allow_restart``) follow the same rule with
+# ``SolverOptions.schedule_restarts``.
 
 
 class HighsModel:
@@ -191,11 +193,12 @@ class HighsModel:
         h = self.h
         h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), np.asarray(cost, float))
         h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
-        # HiGHS's default (on) for a run without a start and for an objective that prices pupils;
+        # HiGHS's defaults (on) for a run without a start and for an objective that prices pupils;
         # off, unless asked, for a schedule-only objective (schools, places, cost) from a start
-        on = self.options.sub_mip_heuristics or start is None or self.prices_pupils(cost)
+        default = start is None or self.prices_pupils(cost)
         for name in SUB_MIP_HEURISTICS:
-            h.setOptionValue(name, bool(on))
+            h.setOptionValue(name, bool(default or self.options.sub_mip_heuristics))
+        h.setOptionValue("mip_allow_restart", bool(default or self.options.schedule_restarts))
         if start is not None and self.mip:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(start, float)

@@ -176,7 +176,11 @@ class SolverOptions:
     instead of 8.0-9.5 s; ``benchmarks/README.md``). The first stage and the stages of pupils
     (shortfall, equity, overcrowding, travel) always have them: there they find the better
     schedules (the 250-street city's ``overcrowding`` stage stopped at a 5% gap after 343 s without
-    them, against 0.11% in 54 s with them)."""
+    them, against 0.11% in 54 s with them). ``schedule_restarts``: HiGHS's restarts of the search
+    from the root (after it has fixed columns by reduced cost) also in those schedule stages from a
+    start; off by default there: HiGHS restarted the root ten times and more to prove a start
+    optimal (the needs assessment 10-37% less CPU without them over the shipped scenarios, the same
+    schedules; ``benchmarks/README.md``). The other stages always have them."""
 
     solver: str = "highs"
     time_limit: float | None = 300.0
@@ -185,10 +189,12 @@ class SolverOptions:
     msg: bool = False
     level_workers: int = 1
     sub_mip_heuristics: bool = False
+    schedule_restarts: bool = False
 
     def __post_init__(self):
-        if not isinstance(self.sub_mip_heuristics, bool):
-            raise ValueError(f"sub_mip_heuristics must be true or false, got {self.sub_mip_heuristics!r}")
+        for name in ("sub_mip_heuristics", "schedule_restarts"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.level_workers, bool) or not isinstance(self.level_workers, int) \
                 or self.level_workers < 1:
             raise ValueError(f"level_workers must be a whole number >= 1, got {self.level_workers!r}")
