@@ -296,7 +296,8 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-#: Third threshold of the cyclic garbage collector in a worker (Python's default 10).
+#: Third threshold of the cyclic garbage collector in a worker and in the ``capacity`` command
+#: (Python's default 10).
 FULL_COLLECTION_THRESHOLD = 1000
 
 # state of a worker process (set once by _init_worker; the parent's drawer keeps its own)

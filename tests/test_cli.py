@@ -342,6 +342,25 @@ def test_exit_now_exits_the_usual_way_while_something_else_runs(alive, monkeypat
     assert got.value.code == 1
 
 
+def test_command_collects_full_generations_rarely(monkeypatch):
+    """``capacity`` (the console entry point) raises the third garbage-collector threshold."""
+    import gc
+
+    import capacity.cli as cli
+    from capacity.figures import FULL_COLLECTION_THRESHOLD
+
+    seen = {}
+    monkeypatch.setattr(cli, "main", lambda: seen.setdefault("threshold", gc.get_threshold()) and 0)
+    monkeypatch.setattr(cli, "exit_now", lambda status: seen.setdefault("status", status))
+    before = gc.get_threshold()
+    try:
+        cli.run()
+    finally:
+        gc.set_threshold(*before)
+    assert seen["threshold"] == (before[0], before[1], FULL_COLLECTION_THRESHOLD)
+    assert seen["status"] == 0
+
+
 def test_command_output_is_complete_through_a_pipe():
     """The ``capacity`` command ends with os._exit: what it printed must still all arrive."""
     import subprocess
