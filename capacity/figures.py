@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 # process that loads it after this import draws with 'forkserver' workers instead, which is safe.
 import numpy  # noqa: F401
 
+from capacity.processes import exit_with_parent
+
 __all__ = [
     "DRAWERS",
     "FIGURE_SETS",
@@ -304,35 +306,12 @@ FULL_COLLECTION_THRESHOLD = 1000
 _worker: dict = {}
 
 
-def _exit_with_parent() -> None:
-    """End this worker when the process that started it dies, even by SIGKILL.
-
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (no thread needed), and if that parent is already
-    gone, exit now. The worker also drops any SIGTERM handler inherited through ``fork`` (the
-    command line's turns SIGTERM into an exception), so SIGTERM ends it too. Elsewhere the pool
-    still ends its workers on every normal exit.
-    """
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # no C library handle: keep the default
-        return
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
 def _init_worker(district, cjk: bool | None, warm: bool) -> None:
     """Worker start: ignore Ctrl-C (the parent stops the pool), use the parent's font setting
     (None: the parent never set one) and, with ``warm``, import matplotlib and load the fonts
     now, while the parent is still solving."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
     # full collections of the cyclic garbage collector a hundred times rarer: each one traverses
     # every object the worker inherited or loaded (pandas, matplotlib, the district; about 0.1 s),
     # and a worker drawing ten figures ran two or three of them. The figures' own cyclic garbage

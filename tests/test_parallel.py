@@ -1,5 +1,9 @@
 """Independent levels solved at once in worker processes (``SolverOptions.level_workers``)."""
 
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import pandas as pd
@@ -81,3 +85,55 @@ def test_a_killed_level_worker_is_reported_not_waited_for(monkeypatch):
     monkeypatch.setattr(parallel, "GRACE_SECONDS", 1.0)
     with pytest.raises(RuntimeError, match="ended without a result"):
         two_level_model().solve(replace(OPTS, level_workers=2, time_limit=1.0))
+
+
+_ORPHAN_SCRIPT = '''
+import os
+import sys
+import time
+
+from capacity.optimize import parallel
+from capacity.optimize import SolverOptions
+
+
+def sleeping_part(*args):
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(300)
+
+
+if __name__ == "__main__":
+    parallel._solve_part = sleeping_part
+    parallel.solve_parts([(None, [], True)], SolverOptions(), None, None, workers=1)
+'''
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (gone, or a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_level_workers_end_when_the_solving_process_is_killed(tmp_path):
+    """A level worker does not outlive a process killed outright (e.g. a restarted notebook
+    kernel): it would go on using a core until its time limit."""
+    script, pidfile = tmp_path / "solve.py", tmp_path / "worker.pid"
+    script.write_text(_ORPHAN_SCRIPT, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(pidfile)])
+    deadline = time.monotonic() + 120  # hang guards, not timings
+    while not pidfile.exists():
+        assert proc.poll() is None, "the solving process ended before its worker started"
+        assert time.monotonic() < deadline, "the level worker never started"
+        time.sleep(0.05)
+    worker = int(pidfile.read_text())
+    assert not _gone(worker)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    while not _gone(worker):
+        assert time.monotonic() < deadline + 30, "the level worker outlived the killed process"
+        time.sleep(0.05)
