@@ -102,51 +102,32 @@ def test_relaxation_bound_by_hand():
 
 
 @pytest.mark.parametrize("on", [False, True])
-def test_sub_mip_heuristics_off_only_for_a_schedule_objective_from_a_start(on):
+@pytest.mark.parametrize("option", ["sub_mip_heuristics", "schedule_restarts"])
+def test_schedule_stage_switches_follow_the_option_only_from_a_start(option, on):
+    """HiGHS's sub-MIP heuristics and its restarts are as HiGHS has them (on) without a start and
+    for an objective of pupils; for a schedule objective from a start as the option says."""
     from dataclasses import replace
 
     from capacity.optimize.backend import SUB_MIP_HEURISTICS
 
+    names = {"sub_mip_heuristics": SUB_MIP_HEURISTICS, "schedule_restarts": ("mip_allow_restart",)}[option]
     prob, V = tiny()
-    m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, sub_mip_heuristics=on))
+    m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, **{option: on}))
     x, y = V
     pos = {id(v): i for i, v in enumerate(V)}
     schedule, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), pos, 2)  # integer only
     pupils, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0), (y, 1.0)]), pos, 2)
 
     def switches():
-        return [m.h.getOptionValue(name)[1] for name in SUB_MIP_HEURISTICS]
+        return [m.h.getOptionValue(name)[1] for name in names]
 
     first = m.run(schedule, 10)  # no start: HiGHS's default (on)
-    assert switches() == [True] * 3
+    assert switches() == [True] * len(names)
     again = m.run(schedule, 10, start=first.values)  # a schedule objective from a start: as asked
-    assert switches() == [on] * 3
+    assert switches() == [on] * len(names)
     assert first.objective == again.objective == pytest.approx(1.0)
     m.run(pupils, 10, start=first.values)  # an objective with a continuous column: on
-    assert switches() == [True] * 3
-
-
-@pytest.mark.parametrize("on", [False, True])
-def test_restarts_off_only_for_a_schedule_objective_from_a_start(on):
-    from dataclasses import replace
-
-    prob, V = tiny()
-    m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, schedule_restarts=on))
-    x, y = V
-    pos = {id(v): i for i, v in enumerate(V)}
-    schedule, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0)]), pos, 2)  # integer only
-    pupils, _ = expression_vector(pulp.LpAffineExpression([(x, 1.0), (y, 1.0)]), pos, 2)
-
-    def restarts():
-        return m.h.getOptionValue("mip_allow_restart")[1]
-
-    first = m.run(schedule, 10)  # no start: HiGHS's default (on)
-    assert restarts() is True
-    again = m.run(schedule, 10, start=first.values)  # a schedule objective from a start: as asked
-    assert restarts() is on
-    assert first.objective == again.objective == pytest.approx(1.0)
-    m.run(pupils, 10, start=first.values)  # an objective with a continuous column: on
-    assert restarts() is True
+    assert switches() == [True] * len(names)
 
 
 @pytest.mark.parametrize("name", ["sub_mip_heuristics", "schedule_restarts"])
