@@ -26,7 +26,7 @@ import queue
 import time
 
 from capacity.optimize.driver import run_stage_vectors
-from capacity.processes import exit_with_parent
+from capacity.processes import watch_parent
 
 __all__ = ["GRACE_SECONDS", "can_start_workers", "solve_parts", "time_share"]
 
@@ -71,7 +71,7 @@ def solve_parts(parts, options, deadline, params, workers: int) -> list[tuple[li
     results: list = [None] * len(parts)
     finished: queue.Queue = queue.Queue()
     # leaving the pool terminates the workers; they also end when this process is killed outright
-    with ctx.Pool(processes=min(workers, len(parts)), initializer=exit_with_parent) as pool:
+    with ctx.Pool(processes=min(workers, len(parts)), initializer=watch_parent) as pool:
 
         def submit(i: int) -> None:
             left = None if deadline is None else max(0.0, deadline - time.perf_counter())
