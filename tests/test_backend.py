@@ -108,9 +108,9 @@ def test_schedule_stage_switches_follow_the_option_only_from_a_start(option, on)
     for an objective of pupils; for a schedule objective from a start as the option says."""
     from dataclasses import replace
 
-    from capacity.optimize.backend import SUB_MIP_HEURISTICS
+    from capacity.optimize.backend import SCHEDULE_STAGE_SWITCHES
 
-    names = {"sub_mip_heuristics": SUB_MIP_HEURISTICS, "schedule_restarts": ("mip_allow_restart",)}[option]
+    names = SCHEDULE_STAGE_SWITCHES[option]
     prob, V = tiny()
     m = HighsModel(LinearArrays.from_pulp(prob, V), replace(OPTS, **{option: on}))
     x, y = V

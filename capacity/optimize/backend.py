@@ -136,13 +136,15 @@ class RunResult:
     values: np.ndarray | None
 
 
-#: HiGHS's heuristics that solve a smaller MIP: on in a run without a MIP start and in a run whose
-#: objective prices a continuous (pupil) column; in a run from a start whose objective prices only
-#: integer (schedule) columns only with ``SolverOptions.sub_mip_heuristics``.
-SUB_MIP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
-                      "mip_heuristic_run_root_reduced_cost")
-# HiGHS's restarts from the root (``mip_allow_restart``) follow the same rule with
-# ``SolverOptions.schedule_restarts``.
+#: HiGHS options by the :class:`SolverOptions` switch that governs them: on (HiGHS's default) in a
+#: run without a MIP start and in a run whose objective prices a continuous (pupil) column; in a run
+#: from a start whose objective prices only integer (schedule) columns, as the switch says. The
+#: heuristics that solve a smaller MIP (RINS, RENS, root reduced cost) and the restarts from the root.
+SCHEDULE_STAGE_SWITCHES = {
+    "sub_mip_heuristics": ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
+                           "mip_heuristic_run_root_reduced_cost"),
+    "schedule_restarts": ("mip_allow_restart",),
+}
 
 
 class HighsModel:
@@ -196,9 +198,9 @@ class HighsModel:
         # HiGHS's defaults (on) for a run without a start and for an objective that prices pupils;
         # off, unless asked, for a schedule-only objective (schools, places, cost) from a start
         default = start is None or self.prices_pupils(cost)
-        for name in SUB_MIP_HEURISTICS:
-            h.setOptionValue(name, bool(default or self.options.sub_mip_heuristics))
-        h.setOptionValue("mip_allow_restart", bool(default or self.options.schedule_restarts))
+        for switch, names in SCHEDULE_STAGE_SWITCHES.items():
+            for name in names:
+                h.setOptionValue(name, bool(default or getattr(self.options, switch)))
         if start is not None and self.mip:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(start, float)
