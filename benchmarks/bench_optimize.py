@@ -191,7 +191,7 @@ def measure(kind: str, n_streets: int, method: str, options: SolverOptions) -> d
     rec.update(solve_seconds=r.solve_seconds, optimal=r.optimal, gap=r.gap, objective=r.objective,
                status=f"{r.status} / {r.sol_status}",
                stages=[{k: s[k] for k in ("term", "seconds", "cpu_seconds", "objective", "bound", "gap",
-                                          "optimal")} for s in r.stages],
+                                          "optimal", "levels") if k in s} for s in r.stages],
                terms={k: getattr(r, k) for k in ("shortfall", "overcrowding", "travel", "cost", "early")},
                new_schools=model.plan.schedule.groupby("level").size().to_dict(),
                seconds=time.perf_counter() - t0)
@@ -249,6 +249,27 @@ def scaling_table(recs: list[dict]) -> str:
             str(r["streets"]), f"{r['sites']:,}", str(r["years"]), f"{r['variables']:,}", f"{r['binaries']:,}",
             f"{r['build_seconds']:.1f}", *cells, f"{r.get('solve_seconds', float('nan')):.1f}", f"{r['cpu']:.1f}",
             f"{r['peak_mib']:.0f}", "yes" if r.get("optimal") else "no"]) + " |")
+    return "\n".join(lines)
+
+
+def levels_table(recs: list[dict]) -> str:
+    """Markdown table: for each instance solved level by level and not proven, each level's seconds
+    and gap per stage (which level holds a stage's gap); empty when every instance is proven."""
+    lines = []
+    for r in recs:
+        stages = {s["term"]: s for s in r.get("stages", [])}
+        if r.get("optimal") or not any(s.get("levels") for s in stages.values()):
+            continue
+        if not lines:
+            head = ["streets", "level", *[f"{t} s (gap)" for t in STAGES]]
+            lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        levels = list(dict.fromkeys(lv for s in stages.values() for lv in s.get("levels", {})))
+        for lv in levels:
+            cells = []
+            for t in STAGES:
+                own = stages.get(t, {}).get("levels", {}).get(lv)
+                cells.append("—" if own is None else f"{own['seconds']:.1f} ({_fmt_gap(own['gap'])})")
+            lines.append("| " + " | ".join([str(r["streets"]), lv, *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -327,6 +348,10 @@ def main(argv=None):
             print(f"   {n} streets: wall {r['wall']:.1f} s, CPU {r.get('cpu', float('nan')):.1f} s, "
                   f"proven {r.get('optimal')}; load {os.getloadavg()[0]:.2f}", flush=True)
         print(scaling_table(recs))
+        by_level = levels_table(recs)
+        if by_level:
+            print("\nBy level (instances not proven; each level's own seconds and gap):")
+            print(by_level)
     if args.only in (None, "reference"):
         gap = args.mip_gap if args.reference_gap is None else args.reference_gap
         ref_args = argparse.Namespace(**{**vars(args), "mip_gap": gap})

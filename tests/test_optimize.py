@@ -525,6 +525,30 @@ def test_levels_solved_apart_equal_whole(method):
     assert np.allclose(plan.balance["assigned"] + plan.balance["shortfall"], plan.balance["pupils"])
 
 
+def test_a_stage_of_levels_solved_apart_keeps_each_level_s_own_record():
+    """The merged record of a stage sums the levels' objectives and bounds; ``levels`` keeps each
+    level's own (which level holds a gap), in the model's order of levels, and ``solver.json``
+    keeps them without their seconds."""
+    from capacity.optimize.driver import LEVEL_RECORD_KEYS
+    from capacity.report import solver_dict, timings_dict
+
+    m = two_level_model().solve(OPTS)
+    stages = m.plan.report.stages
+    assert stages
+    for s in stages:
+        own = s["levels"]
+        assert list(own) == [c[0] for c in m._built.components]
+        assert all(set(r) == set(LEVEL_RECORD_KEYS) for r in own.values())
+        assert s["objective"] == pytest.approx(sum(r["objective"] for r in own.values()), rel=1e-12, abs=1e-9)
+        assert s["bound"] == pytest.approx(sum(r["bound"] for r in own.values()), rel=1e-12, abs=1e-9)
+        assert s["optimal"] == all(r["optimal"] for r in own.values())
+        assert s["seconds"] == pytest.approx(sum(r["seconds"] for r in own.values()))
+    info, times = solver_dict(m.plan), timings_dict(m.plan)
+    first = info["stages"][0]["levels"]
+    assert set(first) == {"kindergarten", LV} and "seconds" not in first[LV] and "gap" in first[LV]
+    assert "seconds" in times["plan"]["stages"][0]["levels"][LV]
+
+
 def test_levels_linked_by_cost_limit_solved_whole():
     m = two_level_model(max_cost_per_year=100.0).build()
     assert m._built.components == []

@@ -225,6 +225,10 @@ def _run_stages_pulp(prob, V, stages, options, deadline, params, is_mip, start):
     return records, values
 
 
+#: What a merged stage record keeps of each level's own record (``levels``).
+LEVEL_RECORD_KEYS = ("objective", "bound", "gap", "optimal", "seconds", "cpu_seconds")
+
+
 def run_components(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters):
     """Solve the independent parts (levels), smallest first, each with a share of the time left
     (one after the other: an equal share); returns (merged stage records, values, number of
@@ -232,7 +236,9 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
     in worker processes (:mod:`capacity.optimize.parallel`).
 
     A lexicographic stage of the whole is the same stage in every part (each part fixes its own
-    optimum), so the merged record of a stage sums the parts' objectives and bounds."""
+    optimum), so the merged record of a stage sums the parts' objectives and bounds; its ``levels``
+    keeps each level's own (``LEVEL_RECORD_KEYS``: objective, bound, gap, whether proven, seconds),
+    so that a stage not proven says which level holds the gap."""
     values = np.zeros(len(b.V))
     comps = sorted(b.components, key=lambda c: len(c[2]))
     order: list[str] = []
@@ -282,6 +288,9 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         if vals is None:
             return recs, None, len(stages)
         values[idx] = vals
+    # each level's own record of a stage, in the model's order of levels
+    rank = {lv: i for i, (lv, _c, _i) in enumerate(b.components)}
+    named = sorted(zip((c[0] for c in comps), per, strict=False), key=lambda p: rank[p[0]])
     records = []
     for term in order:
         rs = [r for recs in per for r in recs if r["term"] == term]
@@ -289,10 +298,13 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         has = all(r["objective"] is not None for r in rs)
         obj = sum(r["objective"] for r in rs) if has else None
         bnd = sum(r["bound"] for r in rs) if has and all(r["bound"] is not None for r in rs) else None
+        levels = {str(lv): {k: r[k] for k in LEVEL_RECORD_KEYS}
+                  for lv, recs in named for r in recs if r["term"] == term}
         records.append({**worst, "objective": obj, "bound": bnd, "gap": relative_gap(obj, bnd),
                         "optimal": all(r["optimal"] for r in rs),
                         "seconds": sum(r["seconds"] for r in rs),
-                        "cpu_seconds": sum(r["cpu_seconds"] for r in rs), "parts": len(rs)})
+                        "cpu_seconds": sum(r["cpu_seconds"] for r in rs), "parts": len(rs),
+                        "levels": levels})
     # a part that stopped before its last stage: the whole is not proven optimal
     if any(len(recs) < n for recs, n in zip(per, planned, strict=True)):
         records[-1]["optimal"] = False
