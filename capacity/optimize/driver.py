@@ -229,6 +229,24 @@ def _run_stages_pulp(prob, V, stages, options, deadline, params, is_mip, start):
 LEVEL_RECORD_KEYS = ("objective", "bound", "gap", "optimal", "seconds", "cpu_seconds")
 
 
+def part_stages(b: BuiltModel, idx, params: PlanParameters) -> tuple[list, list]:
+    """``(V, stages)`` of the part with the columns ``idx`` of ``b``: its variables and its
+    lexicographic stages (:func:`~capacity.optimize.objective.stage_objectives` of the objective
+    terms restricted to them)."""
+    V = [b.V[i] for i in idx]
+    own = set(V)
+    terms = {k: pulp.LpAffineExpression([(v, c) for v, c in e.items() if v in own]) for k, e in b.terms.items()}
+    return V, stage_objectives(terms, params)
+
+
+def part_arrays(whole: LinearArrays, cons, idx, row_of: dict | None = None) -> LinearArrays:
+    """The rows ``cons`` (PuLP constraints, found by name; ``row_of``: name -> row of ``whole``,
+    built when not given) and the columns ``idx`` of the whole model's arrays."""
+    if row_of is None:
+        row_of = {name: i for i, name in enumerate(whole.row_names)}
+    return whole.part(np.array([row_of[str(c.name)] for c in cons], dtype=np.int64), idx)
+
+
 def run_components(b: BuiltModel, options: SolverOptions, deadline, params: PlanParameters):
     """Solve the independent parts (levels), smallest first, each with a share of the time left
     (one after the other: an equal share); returns (merged stage records, values, number of
@@ -249,18 +267,14 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
     row_of = {name: i for i, name in enumerate(whole.row_names)} if highs else None
     jobs = []
     for _lv, cons, idx in comps:
-        V = [b.V[i] for i in idx]
-        own = set(V)
-        terms = {k: pulp.LpAffineExpression([(v, c) for v, c in e.items() if v in own])
-                 for k, e in b.terms.items()}
-        stages = stage_objectives(terms, params)
+        V, stages = part_stages(b, idx, params)
         planned.append(len(stages))
         order += [t for t, _ in stages if t not in order]
         jobs.append((cons, idx, V, stages, bool((idx >= x0).any())))
     from capacity.optimize.parallel import can_start_workers, solve_parts, time_share
 
-    def part(cons, idx):  # the part's rows and columns of the whole model's arrays
-        return whole.part(np.array([row_of[str(c.name)] for c in cons], dtype=np.int64), idx)
+    def part(cons, idx):
+        return part_arrays(whole, cons, idx, row_of)
 
     if highs and options.level_workers > 1 and len(jobs) > 1 and can_start_workers():
         parts = [(part(cons, idx), stage_vectors(stages, V), is_mip)
