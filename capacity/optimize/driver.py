@@ -273,11 +273,8 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
         jobs.append((cons, idx, V, stages, bool((idx >= x0).any())))
     from capacity.optimize.parallel import can_start_workers, solve_parts, time_share
 
-    def part(cons, idx):
-        return part_arrays(whole, cons, idx, row_of)
-
     if highs and options.level_workers > 1 and len(jobs) > 1 and can_start_workers():
-        parts = [(part(cons, idx), stage_vectors(stages, V), is_mip)
+        parts = [(part_arrays(whole, cons, idx, row_of), stage_vectors(stages, V), is_mip)
                  for cons, idx, V, stages, is_mip in jobs]
         solved = solve_parts(parts, options, deadline, params, options.level_workers)
     else:
@@ -287,7 +284,7 @@ def run_components(b: BuiltModel, options: SolverOptions, deadline, params: Plan
             share = time_share(left, 1, len(jobs) - j)
             cdl = None if share is None else time.perf_counter() + share
             if highs:
-                solved.append(_run_stages_highs(part(cons, idx), V, stages, options, cdl, params,
+                solved.append(_run_stages_highs(part_arrays(whole, cons, idx, row_of), V, stages, options, cdl, params,
                                                 is_mip, None))
             else:
                 prob = pulp.LpProblem(f"school_plan_{j}", pulp.LpMinimize)
